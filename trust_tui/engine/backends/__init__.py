@@ -1,0 +1,1 @@
+"""Backends generate answers. They all speak the protocol in ``protocol.py``."""

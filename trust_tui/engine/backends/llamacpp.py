@@ -1,0 +1,266 @@
+"""In-process llama.cpp backend (llama-cpp-python).
+
+Prompts are rendered with the chat template stored in the GGUF (a plain fallback template is
+used, and reported, when the file has none) and tokenized exactly as llama-cpp-python's own
+``create_chat_completion`` does, so answers match what users see elsewhere. With ``parallel > 1``
+the batched engine (``batched.py``) decodes many sequences in one context; with ``parallel == 1``
+a plain loop generates one request after the other. Both share ``prepare`` and ``TextStream``,
+so the prompt tokens, BOS handling and stop strings are identical on both paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from trust_tui.engine import hardware
+from trust_tui.engine.backends.protocol import BackendInfo
+from trust_tui.engine.backends.textstream import TextStream
+from trust_tui.engine.models import ModelFile
+from trust_tui.engine.types import DoneEvent, ErrorEvent, Event, Request, Response, TokenEvent
+from trust_tui.errors import BackendError, ModelError
+
+FALLBACK_TEMPLATE_WARNING = (
+    "the model has no chat template; prompts used a plain fallback template, "
+    "which alone can lower its scores"
+)
+
+
+def fallback_render(messages: Sequence[Mapping[str, str]]) -> str:
+    """A plain transcript for models without a chat template (base models)."""
+    parts = []
+    for message in messages:
+        role = message["role"]
+        if role == "system":
+            parts.append(message["content"].strip() + "\n")
+        elif role == "user":
+            parts.append(f"User: {message['content'].strip()}\n")
+        else:
+            parts.append(f"Assistant: {message['content'].strip()}\n")
+    parts.append("Assistant:")
+    return "\n".join(parts)
+
+
+FALLBACK_STOPS = ("\nUser:", "\n\nUser")
+
+
+def default_gpu_layers() -> int:
+    """Everything on the GPU when llama.cpp was built with GPU support, else the CPU."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return 0
+    return -1 if llama_cpp.llama_supports_gpu_offload() else 0
+
+
+def default_threads() -> int:
+    return max(1, hardware.cpu_count())
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """llama.cpp writes load logs straight to fd 2; keep the terminal clean."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request ready for decoding: prompt tokens and the stop strings to apply."""
+
+    request: Request
+    tokens: list[int]
+    stops: tuple[str, ...]
+
+
+class LlamaCppBackend:
+    def __init__(
+        self,
+        model: ModelFile,
+        n_ctx: int | None = None,
+        n_threads: int | None = None,
+        n_gpu_layers: int | None = None,
+        parallel: int | None = None,
+        n_batch: int | None = None,
+    ):
+        try:
+            import llama_cpp
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise BackendError(f"llama-cpp-python is not importable ({exc})") from None
+        self._llama_cpp = llama_cpp
+        self.model = model
+        self.n_threads = n_threads or default_threads()
+        self.n_gpu_layers = default_gpu_layers() if n_gpu_layers is None else n_gpu_layers
+        self.parallel = max(1, parallel or 1)
+        train_ctx = model.info.context_length or 2048
+        self.seq_ctx = min(n_ctx or 2048, train_ctx)  # tokens available to one sequence
+        total_ctx = self.seq_ctx * self.parallel
+        self.load_seconds = 0.0
+        started = time.perf_counter()
+        try:
+            with _quiet_stderr():
+                self.llm = llama_cpp.Llama(
+                    model_path=str(model.path), n_ctx=total_ctx, n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads, n_gpu_layers=self.n_gpu_layers,
+                    n_batch=n_batch or min(512, total_ctx), seed=42, verbose=False,
+                    kv_unified=True if self.parallel > 1 else False,
+                    n_seq_max=self.parallel,
+                )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"{model.path}: llama.cpp could not load the model ({exc})") from None
+        self.load_seconds = time.perf_counter() - started
+        self._vocab = self.llm._model.vocab
+        self._lock = threading.Lock()
+        template = model.info.chat_template
+        self._formatter = None
+        if template:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            eos_id, bos_id = self.llm.token_eos(), self.llm.token_bos()
+            eos = self.llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+            bos = self.llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+            try:
+                self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+                self._formatter(messages=[{"role": "user", "content": "ping"}])
+            except Exception:  # noqa: BLE001 - a broken template: fall back, and say so
+                self._formatter = None
+        self.info = BackendInfo(
+            kind="llamacpp",
+            model_id=model.sha256,
+            model_name=model.path.name,
+            template_source="gguf" if self._formatter else "fallback",
+            template_warning="" if self._formatter else FALLBACK_TEMPLATE_WARNING,
+            template_hash=hashlib.sha256((template or "fallback-v1").encode()).hexdigest()[:16],
+            n_ctx=self.seq_ctx,
+            parallel=self.parallel,
+            settings={"n_ctx": self.seq_ctx, "n_threads": self.n_threads,
+                      "n_gpu_layers": self.n_gpu_layers, "parallel": self.parallel,
+                      "load_seconds": round(self.load_seconds, 3)},
+            context=hardware.context(self.n_threads, self.n_gpu_layers),
+        )
+
+    # ------------------------------------------------------------------ protocol
+
+    def render(self, messages: Sequence[Mapping[str, str]]) -> str:
+        if self._formatter is not None:
+            return self._formatter(messages=[dict(m) for m in messages]).prompt
+        return fallback_render(messages)
+
+    def tokenize(self, prompt: str) -> list[int]:
+        # Same rule as llama-cpp-python's chat handler: a GGUF template adds its own special
+        # tokens (added_special=True, so no extra BOS); the plain fallback gets the vocab's BOS.
+        add_bos = self._formatter is None and self._llama_cpp.llama_vocab_get_add_bos(self._vocab)
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=bool(add_bos), special=True)
+
+    def count_tokens(self, prompt: str) -> int | None:
+        return len(self.tokenize(prompt))
+
+    def stops_for(self, request: Request) -> tuple[str, ...]:
+        stops = tuple(request.settings.stop)
+        if self._formatter is None:
+            stops += FALLBACK_STOPS
+        return stops
+
+    def prepare(self, request: Request) -> Prepared:
+        return Prepared(request, self.tokenize(request.prompt), self.stops_for(request))
+
+    def is_eog(self, token: int) -> bool:
+        return bool(self._llama_cpp.llama_token_is_eog(self._vocab, token))
+
+    def generate(self, requests: Iterable[Request], cancel: threading.Event) -> Iterator[Event]:
+        with self._lock:  # one Llama, one decoding loop at a time
+            if self.parallel > 1:
+                from trust_tui.engine.backends.batched import BatchedEngine
+
+                engine = BatchedEngine(self, n_parallel=self.parallel)
+                yield from engine.run((self.prepare(r) for r in requests), cancel)
+                return
+            for request in requests:
+                if cancel.is_set():
+                    return
+                yield from self._generate_one(self.prepare(request), cancel)
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            with contextlib.suppress(Exception):
+                llm.close()
+            self.llm = None
+
+    # ------------------------------------------------------------------ the plain loop
+
+    def _generate_one(self, prepared: Prepared, cancel: threading.Event) -> Iterator[Event]:
+        request, tokens = prepared.request, prepared.tokens
+        settings = request.settings
+        if len(tokens) + 1 > self.seq_ctx:
+            yield ErrorEvent(request.id, f"prompt of {len(tokens)} tokens does not fit the "
+                                         f"context of {self.seq_ctx} tokens")
+            return
+        budget = min(settings.max_tokens, self.seq_ctx - len(tokens))
+        stream = TextStream(prepared.stops)
+        started = time.perf_counter()
+        first_token_at = None
+        generated: list[int] = []
+        finish = "length"
+        self.llm.set_seed(settings.seed)
+        try:
+            for token in self.llm.generate(
+                tokens, temp=settings.temperature, top_k=settings.top_k, top_p=settings.top_p,
+                min_p=settings.min_p, repeat_penalty=settings.repeat_penalty,
+            ):
+                if first_token_at is None:
+                    first_token_at = time.perf_counter()
+                if self.is_eog(token):
+                    finish = "stop"
+                    break
+                generated.append(token)
+                piece = self.llm.detokenize([token], prev_tokens=tokens + generated[:-1])
+                text = stream.feed(piece)
+                if text:
+                    yield TokenEvent(request.id, text)
+                if stream.stopped:
+                    finish = "stop"
+                    break
+                if len(generated) >= budget:
+                    break
+                if cancel.is_set():
+                    finish = "cancelled"
+                    break
+        except (RuntimeError, ValueError) as exc:
+            yield ErrorEvent(request.id, f"llama.cpp failed while generating ({exc})", skip=False)
+            return
+        if finish == "cancelled":
+            return  # not done: it is generated again next time
+        tail = stream.finish()
+        if tail:
+            yield TokenEvent(request.id, tail)
+        ended = time.perf_counter()
+        yield DoneEvent(request.id, Response(
+            text=stream.text, prompt_tokens=len(tokens), completion_tokens=len(generated),
+            finish_reason=finish,
+            ttft_s=(first_token_at - started) if first_token_at else None,
+            gen_s=ended - started,
+        ))
+
+
+def load(model: ModelFile, **options: Any) -> LlamaCppBackend:
+    path = Path(model.path)
+    if not path.exists():
+        raise ModelError(f"{path}: no such file")
+    return LlamaCppBackend(model, **options)

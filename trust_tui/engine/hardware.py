@@ -1,0 +1,73 @@
+"""Hardware and build context recorded with every run (so a scorecard says what it ran on)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+@lru_cache(maxsize=1)
+def gpu_name() -> str | None:
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return None
+    try:
+        out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+    return ", ".join(names) or None
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def llama_build() -> dict[str, Any]:
+    try:
+        import llama_cpp
+    except ImportError:
+        return {"llama_cpp_python": None, "system_info": None, "gpu_offload": False}
+    try:
+        system_info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace").strip()
+    except Exception:  # noqa: BLE001 - informational only, never worth failing a run
+        system_info = None
+    return {
+        "llama_cpp_python": getattr(llama_cpp, "__version__", None),
+        "system_info": system_info,
+        "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+    }
+
+
+def context(threads: int | None = None, n_gpu_layers: int | None = None) -> dict[str, Any]:
+    build = llama_build()
+    return {
+        "cpu": cpu_model(),
+        "cpu_count": cpu_count(),
+        "threads": threads,
+        "gpu": gpu_name() if build.get("gpu_offload") else None,
+        "n_gpu_layers": n_gpu_layers,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        **build,
+    }

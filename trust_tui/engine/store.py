@@ -1,0 +1,344 @@
+"""The SQLite store: the log of every run, the answer cache, and the scores.
+
+One writer (the run loop) writes; the CLI, the app and the exporters read. WAL mode, so readers
+never block the writer. Each finished item is committed in its own short transaction, so a kill
+loses at most the items in flight. Schema changes live in ``MIGRATIONS`` and are applied on open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+import sqlite_utils
+
+from trust_tui import paths
+from trust_tui.engine.types import GenSettings, Response, Score
+from trust_tui.errors import RunNotFound, StoreError
+
+# Bump when the fields of a response cache key change (see response_key).
+KEY_VERSION = 1
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def response_key(model_id: str, prompt: str, settings: GenSettings) -> str:
+    """The cache key of an answer: exactly these named fields, nothing else."""
+    return sha256_text(canonical_json({
+        "key_version": KEY_VERSION,
+        "model": model_id,
+        "prompt": prompt,
+        "settings": settings.key_fields(),
+    }))
+
+
+def now() -> float:
+    return time.time()
+
+
+def _m1(db: sqlite_utils.Database) -> None:
+    db["file_hashes"].create(
+        {"path": str, "size": int, "mtime_ns": int, "sha256": str, "hashed_at": float},
+        pk="path",
+    )
+    db["models"].create({
+        "sha256": str, "file_name": str, "path": str, "size": int, "architecture": str,
+        "name": str, "parameters": int, "file_type": str, "context_length": int,
+        "has_chat_template": int, "tensor_mix": str, "first_seen": float, "last_seen": float,
+    }, pk="sha256")
+    db["runs"].create({
+        "id": int, "spec_hash": str, "spec": str, "model_id": str, "model_path": str,
+        "model_name": str, "bundle": str, "bundle_version": str, "bundle_hash": str,
+        "profile": str, "dimensions": str, "subtasks": str, "backend": str, "context": str,
+        "template_source": str, "template_warning": str, "comparability_hash": str,
+        "status": str, "error": str, "started": float, "finished": float, "total": int,
+        "generated": int, "cached": int, "skipped": int, "tokens_generated": int,
+        "tokens_prompt": int, "gen_seconds": float, "wall_seconds": float,
+    }, pk="id")
+    db["runs"].create_index(["spec_hash"])
+    db["runs"].create_index(["model_id"])
+    db["responses"].create({
+        "key": str, "model_id": str, "prompt": str, "settings": str, "text": str,
+        "prompt_tokens": int, "completion_tokens": int, "finish_reason": str,
+        "ttft_s": float, "gen_s": float, "created": float,
+    }, pk="key")
+    db["run_items"].create({
+        "run_id": int, "uid": str, "subtask": str, "item_id": str, "position": int,
+        "item": str, "item_hash": str, "response_key": str, "status": str, "reason": str,
+        "cached": int, "updated": float,
+    }, pk=("run_id", "uid"))
+    db["run_items"].create_index(["response_key"])
+    db["scores"].create({
+        "response_key": str, "item_hash": str, "scorer": str, "scorer_version": int,
+        "value": float, "label": str, "reason": str, "created": float,
+    }, pk=("response_key", "item_hash", "scorer", "scorer_version"))
+
+
+MIGRATIONS = [_m1]
+
+
+class Store:
+    """Open (and migrate) the store. Open it in the thread that uses it."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else paths.db_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            self._pragmas()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the store ({exc})") from None
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot create the store ({exc.strerror or exc})") from None
+
+    def _pragmas(self) -> None:
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:
+            pass  # a read-only directory cannot hold a WAL; reads still work
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for index in range(version, len(MIGRATIONS)):
+            with self.transaction():
+                MIGRATIONS[index](self.db)
+                self.db.execute(f"PRAGMA user_version={index + 1}")
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # ------------------------------------------------------------------ transactions
+
+    def transaction(self) -> "_Transaction":
+        return _Transaction(self)
+
+    # ------------------------------------------------------------------ models
+
+    def cached_hash(self, path: Path, size: int, mtime_ns: int) -> str | None:
+        row = self.db.execute(
+            "select sha256 from file_hashes where path = ? and size = ? and mtime_ns = ?",
+            [str(path), size, mtime_ns],
+        ).fetchone()
+        return row[0] if row else None
+
+    def remember_hash(self, path: Path, size: int, mtime_ns: int, sha256: str) -> None:
+        with self.transaction():
+            self.db["file_hashes"].upsert(
+                {"path": str(path), "size": size, "mtime_ns": mtime_ns, "sha256": sha256,
+                 "hashed_at": now()}, pk="path")
+
+    def upsert_model(self, record: Mapping[str, Any]) -> None:
+        with self.transaction():
+            existing = self.db.execute(
+                "select first_seen from models where sha256 = ?", [record["sha256"]]).fetchone()
+            row = dict(record, last_seen=now(), first_seen=existing[0] if existing else now())
+            self.db["models"].upsert(row, pk="sha256")
+
+    def model(self, sha256: str) -> dict | None:
+        rows = list(self.db.query("select * from models where sha256 = ?", [sha256]))
+        return rows[0] if rows else None
+
+    # ------------------------------------------------------------------ runs
+
+    def find_resumable(self, spec_hash: str) -> dict | None:
+        rows = list(self.db.query(
+            "select * from runs where spec_hash = ? and status != 'finished' order by id desc limit 1",
+            [spec_hash]))
+        return rows[0] if rows else None
+
+    def create_run(self, record: Mapping[str, Any]) -> int:
+        with self.transaction():
+            table = self.db["runs"]
+            table.insert(dict(record))
+            return table.last_pk
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        with self.transaction():
+            self.db["runs"].update(run_id, fields)
+
+    def run(self, run_ref: int | str) -> dict:
+        if run_ref == "latest":
+            rows = list(self.db.query("select * from runs order by id desc limit 1"))
+            if not rows:
+                raise RunNotFound("no runs yet: start one with `trust-tui run`")
+            return rows[0]
+        try:
+            run_id = int(run_ref)
+        except (TypeError, ValueError):
+            raise RunNotFound(f"run id must be a number or 'latest', got {run_ref!r}") from None
+        rows = list(self.db.query("select * from runs where id = ?", [run_id]))
+        if not rows:
+            raise RunNotFound(f"no run {run_id} (see `trust-tui runs`)")
+        return rows[0]
+
+    def runs(self, model_id: str | None = None, limit: int = 100) -> list[dict]:
+        if model_id:
+            return list(self.db.query(
+                "select * from runs where model_id = ? order by id desc limit ?", [model_id, limit]))
+        return list(self.db.query("select * from runs order by id desc limit ?", [limit]))
+
+    def add_run_items(self, run_id: int, rows: Iterable[Mapping[str, Any]]) -> None:
+        with self.transaction():
+            self.db["run_items"].insert_all(
+                (dict(r, run_id=run_id, updated=now()) for r in rows),
+                pk=("run_id", "uid"), ignore=True, batch_size=500)
+
+    def run_items(self, run_id: int) -> list[dict]:
+        return list(self.db.query(
+            "select * from run_items where run_id = ? order by position", [run_id]))
+
+    # ------------------------------------------------------------------ answers and scores
+
+    def response(self, key: str) -> dict | None:
+        rows = list(self.db.query("select * from responses where key = ?", [key]))
+        return rows[0] if rows else None
+
+    def responses(self, keys: Iterable[str]) -> dict[str, dict]:
+        keys = list(keys)
+        found: dict[str, dict] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(f"select * from responses where key in ({marks})", chunk):
+                found[row["key"]] = row
+        return found
+
+    def score_for(self, response_key: str, item_hash: str, scorer: str, version: int) -> dict | None:
+        rows = list(self.db.query(
+            "select * from scores where response_key = ? and item_hash = ? and scorer = ? "
+            "and scorer_version = ?", [response_key, item_hash, scorer, version]))
+        return rows[0] if rows else None
+
+    def record_answer(
+        self, run_id: int, uids: Iterable[str], key: str, model_id: str, prompt: str,
+        settings: GenSettings, response: Response,
+        scores: Mapping[str, tuple[str, str, int, Score]],
+    ) -> None:
+        """One transaction: the answer, its score(s) and the run items it finishes.
+
+        ``scores`` maps uid -> (item_hash, scorer, scorer_version, score).
+        """
+        with self.transaction():
+            self.db["responses"].insert({
+                "key": key, "model_id": model_id, "prompt": prompt,
+                "settings": canonical_json(settings.to_json()), "text": response.text,
+                "prompt_tokens": response.prompt_tokens,
+                "completion_tokens": response.completion_tokens,
+                "finish_reason": response.finish_reason, "ttft_s": response.ttft_s,
+                "gen_s": response.gen_s, "created": now(),
+            }, pk="key", replace=True)
+            for uid in uids:
+                self._finish_item(run_id, uid, scores[uid], cached=False)
+
+    def record_cached(self, run_id: int, uid: str, score_row: tuple[str, str, int, Score]) -> None:
+        with self.transaction():
+            self._finish_item(run_id, uid, score_row, cached=True)
+
+    def _finish_item(self, run_id: int, uid: str, score_row: tuple[str, str, int, Score],
+                     cached: bool) -> None:
+        item_hash, scorer, version, score = score_row
+        key = self.db.execute(
+            "select response_key from run_items where run_id = ? and uid = ?", [run_id, uid]
+        ).fetchone()[0]
+        self.db["scores"].insert({
+            "response_key": key, "item_hash": item_hash, "scorer": scorer,
+            "scorer_version": version, "value": score.value, "label": score.label,
+            "reason": score.reason, "created": now(),
+        }, pk=("response_key", "item_hash", "scorer", "scorer_version"), replace=True)
+        self.db.execute(
+            "update run_items set status = 'done', reason = null, cached = ?, updated = ? "
+            "where run_id = ? and uid = ?", [int(cached), now(), run_id, uid])
+
+    def skip_item(self, run_id: int, uid: str, reason: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "update run_items set status = 'skipped', reason = ?, updated = ? "
+                "where run_id = ? and uid = ?", [reason, now(), run_id, uid])
+
+    def save_score(self, response_key: str, item_hash: str, scorer: str, version: int,
+                   score: Score) -> None:
+        with self.transaction():
+            self.db["scores"].insert({
+                "response_key": response_key, "item_hash": item_hash, "scorer": scorer,
+                "scorer_version": version, "value": score.value, "label": score.label,
+                "reason": score.reason, "created": now(),
+            }, pk=("response_key", "item_hash", "scorer", "scorer_version"), replace=True)
+
+    def item_rows(self, run_id: int) -> Iterator[dict]:
+        """Every item of a run with its answer and its score under the run's scorer versions."""
+        run = self.run(run_id)
+        versions = {s["id"]: (s["scorer"], s["scorer_version"]) for s in json.loads(run["subtasks"])}
+        for row in self.db.query(
+            "select ri.*, r.text as answer, r.prompt as rendered_prompt, r.finish_reason, "
+            "r.completion_tokens, r.prompt_tokens, r.gen_s, r.ttft_s "
+            "from run_items ri left join responses r on r.key = ri.response_key "
+            "where ri.run_id = ? order by ri.position", [run_id]
+        ):
+            scorer, version = versions.get(row["subtask"], (None, None))
+            score = None
+            if row["status"] == "done" and scorer:
+                score = self.score_for(row["response_key"], row["item_hash"], scorer, version)
+            row["score_value"] = score["value"] if score else None
+            row["score_label"] = score["label"] if score else None
+            row["score_reason"] = score["reason"] if score else None
+            row["scored"] = score is not None
+            yield row
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, re-entrant; turns disk errors into one-line StoreErrors."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def __enter__(self):
+        conn = self.store.db.conn
+        self.outer = not conn.in_transaction
+        if self.outer:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise _store_error(self.store.path, exc) from None
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        conn = self.store.db.conn
+        if not self.outer:
+            return False
+        if exc_type is None:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as err:
+                conn.execute("ROLLBACK")
+                raise _store_error(self.store.path, err) from None
+            return False
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
+            raise _store_error(self.store.path, exc) from None
+        return False
+
+
+def _store_error(path: Path, exc: Exception) -> StoreError:
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"{path}: the store is read-only; set TRUST_TUI_HOME to a writable folder")
+    if "full" in text:
+        return StoreError(f"{path}: the disk is full; everything finished so far is kept")
+    if "locked" in text:
+        return StoreError(f"{path}: the store is locked by another trust-tui process")
+    return StoreError(f"{path}: store error ({text})")
