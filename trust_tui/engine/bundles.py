@@ -156,7 +156,10 @@ def select_quick(items: tuple[Item, ...], size: int, salt: str) -> tuple[Item, .
 
 
 def shipped_bundles_root() -> Path:
-    return Path(str(resources.files("trust_tui._bundles")))
+    try:
+        return Path(str(resources.files("trust_tui._bundles")))
+    except ModuleNotFoundError:  # running from a source checkout that is not installed
+        return Path(__file__).resolve().parents[2] / "bundles"
 
 
 def available() -> list[Path]:

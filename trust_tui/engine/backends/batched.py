@@ -1,0 +1,439 @@
+"""Many sequences decoded together in one llama.cpp context (continuous batching).
+
+The shape of llama.cpp's ``examples/parallel``: one ``llama_batch`` per step holding the next
+token of every sequence that is generating *and* prompt chunks of newly admitted sequences, one
+sequence id per prompt, a slot refilled from the request iterator as soon as its sequence ends,
+and the finished sequence's KV cells released with ``llama_memory_seq_rm``.
+
+What a sequence produces is what the plain loop (``LlamaCppBackend._generate_one``) produces for
+the same request: the same prompt tokens (``Prepared``), the same sampler chain (llama-cpp-python's
+``Llama.generate``: penalties(repeat_penalty, last 64) then greedy, or top-k/typical/top-p/min-p/
+temp/dist(seed) when sampling, one chain per sequence seeded from its own request, so the result
+does not depend on which requests share a batch), the same budget, the same ``TextStream`` stop
+handling and EOG rule, the same events. Logits are not bit-identical across batch shapes in
+llama.cpp, so a greedy answer can still diverge from the plain loop's after some tokens.
+
+Shared prompt heads (the chat template's system block) are evaluated once: a sequence whose
+prompt starts with tokens already in the KV cache of another sequence copies those cells with
+``llama_memory_seq_cp`` (in a unified KV cache that only tags the cells; nothing is recomputed).
+The most recent such head is pinned to a spare sequence id so it survives between prompts.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator
+
+from trust_tui.engine.backends.textstream import TextStream
+from trust_tui.engine.types import DoneEvent, ErrorEvent, Event, Response, TokenEvent
+
+if TYPE_CHECKING:  # pragma: no cover
+    from trust_tui.engine.backends.llamacpp import LlamaCppBackend, Prepared
+
+# Measured on a 2-core EPYC with SmolLM2-135M Q4_1 (bench/README.md): tokens per second of one
+# llama_decode rises with the batch up to ~16 sequences and flattens after 32, while the KV
+# cache (and attention over it) keeps growing. A GPU keeps gaining far longer.
+CPU_MAX_PARALLEL = 16
+GPU_MAX_PARALLEL = 64
+DEFAULT_N_BATCH = 512
+DEFAULT_N_UBATCH = 512
+# Prompts start being shared only when at least this many leading tokens match: below that, the
+# bookkeeping costs more than re-evaluating a few tokens.
+MIN_SHARED_PREFIX = 8
+
+
+# --------------------------------------------------------------------------- sizing
+
+
+def auto_parallel(n_items: int, mean_prompt_tokens: float, max_tokens: int, gpu: bool = False) -> int:
+    """How many sequences to decode together for a workload.
+
+    More sequences than items waste KV memory; on a CPU, throughput per llama_decode call stops
+    growing at about 16 sequences (measured), while every extra sequence adds prompt + answer
+    cells to the cache that each decode step attends over. Long prompts with short answers
+    (prompt-bound workloads) gain little from many decode streams, so fewer are used.
+    """
+    if n_items <= 1:
+        return 1
+    cap = GPU_MAX_PARALLEL if gpu else CPU_MAX_PARALLEL
+    per_seq = max(1.0, mean_prompt_tokens) + max(1, max_tokens)
+    # Keep the cells of all sequences within ~8k tokens on a CPU (attention cost), ~32k on a GPU.
+    cells_cap = (32768 if gpu else 8192) // per_seq
+    return int(max(1, min(cap, n_items, max(2, cells_cap))))
+
+
+def cells_per_sequence(mean_prompt_tokens: float, max_tokens: int) -> int:
+    """KV cells one sequence of such a workload typically needs, rounded up to 64."""
+    need = max(1.0, mean_prompt_tokens) * 1.5 + max(1, max_tokens) + 1
+    return int(math.ceil(need / 64.0) * 64)
+
+
+def kv_bytes_per_token(metadata: dict[str, Any], type_bytes: float = 2.0) -> int | None:
+    """Bytes of K+V cache per token (f16 cache by default) from GGUF metadata, or None."""
+    arch = metadata.get("general.architecture")
+    try:
+        layers = int(metadata[f"{arch}.block_count"])
+        heads = int(metadata[f"{arch}.attention.head_count"])
+        heads_kv = int(metadata.get(f"{arch}.attention.head_count_kv", heads))
+        embd = int(metadata[f"{arch}.embedding_length"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    head_k = int(metadata.get(f"{arch}.attention.key_length", embd // heads))
+    head_v = int(metadata.get(f"{arch}.attention.value_length", embd // heads))
+    return int(layers * heads_kv * (head_k + head_v) * type_bytes)
+
+
+def open_context(model: Any, n_ctx: int, n_batch: int, n_ubatch: int, n_seq_max: int,
+                 kv_unified: bool, n_threads: int) -> Any:
+    """A llama.cpp context able to hold ``n_seq_max`` sequences.
+
+    ``llama_cpp.Llama`` 0.3.36 does not pass ``n_seq_max``/``kv_unified`` on to llama.cpp (they
+    land in its ``**kwargs``), so the multi-sequence context is built here from the loaded model.
+    It is freed together with the model.
+    """
+    import llama_cpp
+    from llama_cpp import _internals
+
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx = n_ctx
+    params.n_batch = n_batch
+    params.n_ubatch = min(n_batch, n_ubatch)
+    params.n_seq_max = n_seq_max
+    params.kv_unified = kv_unified
+    params.n_threads = n_threads
+    params.n_threads_batch = n_threads
+    params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as the plain loop's Llama
+    params.no_perf = True
+    return _internals.LlamaContext(model=model, params=params, verbose=False)
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+@dataclass(eq=False)
+class _Seq:
+    sid: int
+    prepared: "Prepared"
+    sampler: Any
+    stream: TextStream
+    budget: int
+    reserved: int  # KV cells this sequence may come to occupy (admission control)
+    started: float
+    feed: list[int]  # prompt tokens not yet decoded
+    n_past: int  # positions of this sequence already in the KV cache
+    generated: list[int] = field(default_factory=list)
+    next_token: int | None = None  # sampled, not yet decoded
+    out: int = -1  # index of this sequence's logits in the current batch
+    first_token_at: float | None = None
+
+    @property
+    def request_id(self) -> str:
+        return self.prepared.request.id
+
+
+class BatchedEngine:
+    """Decodes up to ``n_parallel`` requests at a time in one context; see the module doc."""
+
+    def __init__(self, backend: "LlamaCppBackend", n_parallel: int, prefix_reuse: bool | None = None):
+        import llama_cpp
+
+        self._ll = llama_cpp
+        self.backend = backend
+        self.n_parallel = max(1, int(n_parallel))
+        context = getattr(backend, "batch_context", None)
+        self._own_context = None
+        if context is None or self._n_seq_max(context) < self.n_parallel:
+            # A backend built for the plain loop: give this run a context of its own.
+            n_ctx = max(backend.seq_ctx, 256)
+            context = open_context(
+                backend.llm._model, n_ctx=n_ctx * self.n_parallel, n_batch=DEFAULT_N_BATCH,
+                n_ubatch=DEFAULT_N_UBATCH, n_seq_max=self.n_parallel + 1, kv_unified=True,
+                n_threads=backend.n_threads)
+            self._own_context = context
+        self.context = context
+        self.ctx = context.ctx
+        self.mem = llama_cpp.llama_get_memory(self.ctx)
+        self.n_batch = int(llama_cpp.llama_n_batch(self.ctx))
+        self.n_cells = int(llama_cpp.llama_n_ctx(self.ctx))
+        n_seq_max = self._n_seq_max(context)
+        self.kv_unified = bool(context.params.kv_unified)
+        # Sharing a prompt head needs a spare sequence id to pin it; across separate KV streams
+        # (kv_unified off) llama.cpp can only copy a whole stream, so sharing is off there.
+        if prefix_reuse is None:
+            prefix_reuse = getattr(backend, "prefix_reuse", True)
+        self.prefix_reuse = bool(prefix_reuse) and self.kv_unified and n_seq_max > self.n_parallel
+        self.prefix_sid = self.n_parallel if self.prefix_reuse else -1
+        # Without a unified cache each sequence owns n_ctx / n_seq_max cells.
+        self.stream_cells = self.n_cells if self.kv_unified else self.n_cells // n_seq_max
+        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(backend._vocab))
+        self.last_n = int(getattr(backend.llm, "last_n_tokens_size", 64))
+        self.stats = {"steps": 0, "batch_tokens": 0, "prompt_tokens_decoded": 0,
+                      "prompt_tokens_shared": 0, "decode_seconds": 0.0, "kv_full_retries": 0}
+
+    @staticmethod
+    def _n_seq_max(context: Any) -> int:
+        return int(context.params.n_seq_max)
+
+    # ------------------------------------------------------------------ public
+
+    def run(self, prepared: Iterator["Prepared"], cancel: threading.Event) -> Iterator[Event]:
+        ll = self._ll
+        batch = ll.llama_batch_init(self.n_batch, 0, 1)
+        free = list(range(self.n_parallel - 1, -1, -1))
+        active: list[_Seq] = []
+        self._prefix: list[int] = []  # tokens pinned under prefix_sid
+        source = iter(prepared)
+        waiting: "Prepared | None" = None  # pulled, but the KV cache has no room for it yet
+        exhausted = False
+        ll.llama_memory_clear(self.mem, True)
+        try:
+            while True:
+                if cancel.is_set():
+                    return
+                # Refill free slots (continuous batching).
+                while free and not exhausted and not cancel.is_set():
+                    if waiting is None:
+                        try:
+                            waiting = next(source)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                    problem = self._too_long(waiting)
+                    if problem:
+                        yield ErrorEvent(waiting.request.id, problem)
+                        waiting = None
+                        continue
+                    seq = self._admit(waiting, free, active)
+                    if seq is None:
+                        break  # no room in the KV cache until a sequence ends
+                    active.append(seq)
+                    waiting = None
+                if not active:
+                    if exhausted or cancel.is_set():
+                        return
+                    continue
+                n_tokens = self._fill(batch, active)
+                started = time.perf_counter()
+                status = ll.llama_decode(self.ctx, batch)
+                if status == 1 and self._retry_smaller(batch, active):
+                    status = ll.llama_decode(self.ctx, batch)
+                self.stats["decode_seconds"] += time.perf_counter() - started
+                if status != 0:
+                    victim = active[0].request_id
+                    yield ErrorEvent(victim, f"llama.cpp failed to decode a batch of {n_tokens} "
+                                             f"tokens (status {status})", skip=False)
+                    return
+                self.stats["steps"] += 1
+                self.stats["batch_tokens"] += batch.n_tokens
+                # Sample every sequence that has logits in this batch, in batch order.
+                for seq in sorted((s for s in active if s.out >= 0), key=lambda s: s.out):
+                    done = yield from self._advance(seq)
+                    if done:
+                        active.remove(seq)
+                        self._release(seq, free)
+        finally:
+            for seq in active:
+                ll.llama_sampler_free(seq.sampler)
+            ll.llama_memory_clear(self.mem, True)
+            ll.llama_batch_free(batch)
+            if self._own_context is not None:
+                self._own_context.close()
+                self._own_context = None
+
+    # ------------------------------------------------------------------ admission
+
+    def _too_long(self, prepared: "Prepared") -> str | None:
+        n = len(prepared.tokens)
+        seq_ctx = min(self.backend.seq_ctx, self.stream_cells)
+        if n + 1 > seq_ctx:
+            return f"prompt of {n} tokens does not fit the context of {seq_ctx} tokens"
+        return None
+
+    def _admit(self, prepared: "Prepared", free: list[int], active: list[_Seq]) -> _Seq | None:
+        tokens = prepared.tokens
+        settings = prepared.request.settings
+        seq_ctx = min(self.backend.seq_ctx, self.stream_cells)
+        budget = min(settings.max_tokens, seq_ctx - len(tokens))
+        shared = self._shared_prefix(tokens, active)
+        reserved = len(tokens) - shared + budget
+        if self.kv_unified and active:
+            in_use = sum(s.reserved for s in active) + len(self._prefix)
+            if in_use + reserved > self.n_cells:
+                return None
+        sid = free.pop()
+        if shared:
+            source_sid, n_shared = shared if isinstance(shared, tuple) else (self.prefix_sid, shared)
+        seq = _Seq(
+            sid=sid, prepared=prepared, sampler=self._sampler(settings), stream=TextStream(prepared.stops),
+            budget=budget, reserved=reserved, started=time.perf_counter(), feed=list(tokens), n_past=0,
+        )
+        if shared:
+            self._ll.llama_memory_seq_cp(self.mem, self.prefix_sid, sid, 0, shared)
+            seq.feed = list(tokens[shared:])
+            seq.n_past = shared
+            self.stats["prompt_tokens_shared"] += shared
+        return seq
+
+    def _shared_prefix(self, tokens: list[int], active: list[_Seq]) -> int:
+        """Leading tokens of ``tokens`` already pinned in the prefix sequence (0 if too few)."""
+        if not self.prefix_reuse or not self._prefix:
+            return 0
+        limit = min(len(self._prefix), len(tokens) - 1)  # at least one token must be decoded
+        n = 0
+        while n < limit and self._prefix[n] == tokens[n]:
+            n += 1
+        return n if n >= MIN_SHARED_PREFIX else 0
+
+    def _maybe_pin_prefix(self, seq: _Seq, active: list[_Seq]) -> None:
+        """After ``seq``'s prompt is in the cache: pin the head it shares with the other prompts.
+
+        The pinned head is the longest prefix that ``seq``'s prompt shares with another prompt
+        seen so far; a later prompt that starts the same way copies those cells instead of
+        recomputing them.
+        """
+        if not self.prefix_reuse:
+            return
+        tokens = seq.prepared.tokens
+        best = 0
+        for other in [self._last_prompt] if getattr(self, "_last_prompt", None) else []:
+            limit = min(len(other), len(tokens) - 1)
+            n = 0
+            while n < limit and other[n] == tokens[n]:
+                n += 1
+            best = max(best, n)
+        self._last_prompt = tokens
+        current = len(self._prefix)
+        if best < MIN_SHARED_PREFIX or best == current and self._prefix == tokens[:best]:
+            return
+        if current and self._prefix[:min(current, best)] == tokens[:min(current, best)] and best < current:
+            return  # the pinned head is longer and still matches this prompt family
+        ll = self._ll
+        ll.llama_memory_seq_rm(self.mem, self.prefix_sid, -1, -1)
+        ll.llama_memory_seq_cp(self.mem, seq.sid, self.prefix_sid, 0, best)
+        self._prefix = list(tokens[:best])
+
+    def _sampler(self, settings: Any) -> Any:
+        """The chain ``Llama.generate`` builds (llama-cpp-python 0.3.36, ``_init_sampler``)."""
+        ll = self._ll
+        chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
+        add = ll.llama_sampler_chain_add
+        add(chain, ll.llama_sampler_init_penalties(
+            self.n_vocab, self.last_n, settings.repeat_penalty, 0.0, 0.0))
+        temp = settings.temperature
+        if temp < 0.0:
+            add(chain, ll.llama_sampler_init_dist(settings.seed))
+        elif temp == 0.0:
+            add(chain, ll.llama_sampler_init_greedy())
+        else:
+            add(chain, ll.llama_sampler_init_top_k(settings.top_k))
+            add(chain, ll.llama_sampler_init_typical(1.0, 1))
+            add(chain, ll.llama_sampler_init_top_p(settings.top_p, 1))
+            add(chain, ll.llama_sampler_init_min_p(settings.min_p, 1))
+            add(chain, ll.llama_sampler_init_temp(temp))
+            add(chain, ll.llama_sampler_init_dist(settings.seed))
+        return chain
+
+    # ------------------------------------------------------------------ one step
+
+    def _fill(self, batch: Any, active: list[_Seq]) -> int:
+        """Next tokens of generating sequences first, then prompt chunks up to n_batch."""
+        n = 0
+        token, pos, n_seq_id, seq_id, logits = (
+            batch.token, batch.pos, batch.n_seq_id, batch.seq_id, batch.logits)
+        for seq in active:
+            seq.out = -1
+            if seq.next_token is not None:
+                token[n] = seq.next_token
+                pos[n] = seq.n_past
+                n_seq_id[n] = 1
+                seq_id[n][0] = seq.sid
+                logits[n] = 1
+                seq.out = n
+                n += 1
+        room = self.n_batch - n
+        for seq in active:
+            if room <= 0:
+                break
+            if not seq.feed:
+                continue
+            chunk = seq.feed[:room]
+            base = seq.n_past
+            sid = seq.sid
+            for i, tok in enumerate(chunk):
+                token[n] = tok
+                pos[n] = base + i
+                n_seq_id[n] = 1
+                seq_id[n][0] = sid
+                logits[n] = 0
+                n += 1
+            room -= len(chunk)
+            if len(chunk) == len(seq.feed):
+                logits[n - 1] = 1
+                seq.out = n - 1
+        batch.n_tokens = n
+        self._chunks = [(s, min(len(s.feed), 0)) for s in ()]  # placeholder, see _commit
+        return n
+
+    def _retry_smaller(self, batch: Any, active: list[_Seq]) -> bool:
+        """The KV cache had no room for the whole batch: keep only the generating tokens."""
+        n_decode = sum(1 for s in active if s.next_token is not None)
+        if n_decode == 0 or n_decode == batch.n_tokens:
+            return False
+        self.stats["kv_full_retries"] += 1
+        batch.n_tokens = n_decode
+        for seq in active:
+            if seq.next_token is None:
+                seq.out = -1
+        self._skip_prompts = True
+        return True
+
+    def _advance(self, seq: _Seq) -> Iterator[Event]:
+        """Commit what the batch decoded for ``seq``, sample its next token; True when it ended."""
+        return self._advance_impl(seq)
+
+    def _advance_impl(self, seq: _Seq):
+        ll = self._ll
+        if seq.next_token is not None:
+            seq.n_past += 1
+            seq.next_token = None
+        token = ll.llama_sampler_sample(seq.sampler, self.ctx, seq.out)
+        now = time.perf_counter()
+        if seq.first_token_at is None:
+            seq.first_token_at = now
+        backend = self.backend
+        finish = None
+        if backend.is_eog(token):
+            finish = "stop"
+        else:
+            seq.generated.append(token)
+            piece = backend.llm.detokenize([token], prev_tokens=seq.prepared.tokens + seq.generated[:-1])
+            text = seq.stream.feed(piece)
+            if text:
+                yield TokenEvent(seq.request_id, text)
+            if seq.stream.stopped:
+                finish = "stop"
+            elif len(seq.generated) >= seq.budget:
+                finish = "length"
+            else:
+                seq.next_token = token
+        if finish is None:
+            return False
+        tail = seq.stream.finish()
+        if tail:
+            yield TokenEvent(seq.request_id, tail)
+        ended = time.perf_counter()
+        yield DoneEvent(seq.request_id, Response(
+            text=seq.stream.text, prompt_tokens=len(seq.prepared.tokens),
+            completion_tokens=len(seq.generated), finish_reason=finish,
+            ttft_s=seq.first_token_at - seq.started, gen_s=ended - seq.started,
+        ))
+        return True
+
+    def _release(self, seq: _Seq, free: list[int]) -> None:
+        self._ll.llama_memory_seq_rm(self.mem, seq.sid, -1, -1)
+        self._ll.llama_sampler_free(seq.sampler)
+        free.append(seq.sid)

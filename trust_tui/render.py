@@ -1,0 +1,105 @@
+"""Rich tables for the CLI: scorecards, runs, models, bundles. Model text is always escaped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from trust_tui.engine import scorecard as sc
+from trust_tui.engine.gguf import human_params, human_size
+from trust_tui.engine.store import Store
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "–"
+
+
+def print_scorecard(console: Console, store: Store, run_id: int) -> None:
+    card = sc.build(store, run_id)
+    run = card.run
+    model = store.model(run["model_id"]) or {}
+    title = (f"{escape(run['model_name'])} · {model.get('file_type', '')} · {run['bundle']} "
+             f"{run['bundle_version']} · {run['profile']} · run {run['id']} ({run['status']})")
+    table = Table(title=title, title_justify="left", show_lines=False)
+    table.add_column("Dimension / sub-task")
+    table.add_column("Metric")
+    table.add_column("Better", justify="center")
+    table.add_column("Value", justify="right")
+    table.add_column("95% CI", justify="right")
+    table.add_column("n", justify="right")
+    table.add_column("Unparseable", justify="right")
+    table.add_column("Skipped", justify="right")
+    for dim in card.dimensions:
+        table.add_row(f"[bold]{dim.title}[/]", "summary", "↑", f"[bold]{sc.fmt(dim.value)}[/]",
+                      sc.fmt_ci(dim.ci), f"{dim.done}/{dim.total}", "", "", end_section=False)
+        for sub in dim.subtasks:
+            table.add_row(
+                f"  {escape(sub.title)}", escape(sub.metric), "↑" if sub.direction == "higher" else "↓",
+                sc.fmt(sub.value, sub.aggregate), sc.fmt_ci(sub.ci, sub.aggregate),
+                f"{sub.n} {sub.unit}" if sub.unit != "items" else str(sub.n),
+                str(sub.unparseable) if sub.unparseable else "", str(sub.skipped) if sub.skipped else "",
+            )
+        table.add_section()
+    console.print(table)
+    if run.get("template_warning"):
+        console.print(f"[yellow]warning:[/] {escape(run['template_warning'])}")
+    console.print(f"[dim]dimension summary: {sc.SUMMARY_DEFINITION}. "
+                  f"comparability hash {run['comparability_hash']}[/]")
+
+
+def print_runs(console: Console, rows: list[dict]) -> None:
+    table = Table(title="Runs", title_justify="left")
+    for column in ("id", "started", "model", "bundle", "profile", "status", "items", "generated",
+                   "cached", "skipped", "wall"):
+        table.add_column(column, justify="right" if column in ("id", "items", "generated", "cached", "skipped", "wall") else "left")
+    for row in rows:
+        table.add_row(str(row["id"]), _when(row["started"]), escape(row["model_name"] or ""),
+                      f"{row['bundle']} {row['bundle_version']}", row["profile"], row["status"],
+                      str(row["total"]), str(row["generated"]), str(row["cached"]),
+                      str(row["skipped"]), f"{row['wall_seconds'] or 0:.1f}s")
+    if not rows:
+        console.print("no runs yet: start one with `trust-tui run`")
+        return
+    console.print(table)
+
+
+def print_models(console: Console, found: list, store: Store | None) -> None:
+    from trust_tui.engine import gguf, models
+    from trust_tui.errors import TrustError
+
+    table = Table(title="GGUF models", title_justify="left")
+    for column in ("name", "source", "architecture", "parameters", "quantization", "size",
+                   "context", "chat template", "sha256", "path"):
+        table.add_column(column)
+    for entry in found:
+        try:
+            info = gguf.read_info(entry.path)
+        except TrustError as exc:
+            table.add_row(escape(entry.name), entry.source, "[red]unreadable[/]", "", "", "", "", "",
+                          "", escape(str(exc)))
+            continue
+        digest = models.fingerprint(entry.path, store)[:12] if store else ""
+        table.add_row(escape(entry.name), entry.source, info.architecture, human_params(info.parameters),
+                      info.file_type, human_size(info.size), str(info.context_length or "?"),
+                      "yes" if info.has_chat_template else "[yellow]no[/]", digest, escape(str(entry.path)))
+    if not found:
+        console.print("no GGUF files found (pass folders: `trust-tui models ~/models`)")
+        return
+    console.print(table)
+
+
+def print_bundles(console: Console, loaded: list, problems: list[str]) -> None:
+    table = Table(title="Bundles", title_justify="left")
+    for column in ("name", "version", "dimensions", "sub-tasks", "items", "quick", "license", "path"):
+        table.add_column(column)
+    for bundle in loaded:
+        table.add_row(bundle.name, bundle.version, str(len(bundle.dimensions)), str(len(bundle.subtasks)),
+                      str(sum(len(s.items) for s in bundle.subtasks)), str(len(bundle.select("quick"))),
+                      bundle.license, escape(str(bundle.path)))
+    console.print(table)
+    for problem in problems:
+        console.print(f"[red]invalid:[/] {escape(problem)}")
