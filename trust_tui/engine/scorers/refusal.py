@@ -43,12 +43,13 @@ _NEGATED_MODAL = (
     r"(?:\s+(?:can ?not|can't|cant|won't|wont|will not|would not|wouldn't|must not|should not|"
     r"shouldn't|do not|don't|refuse to|(?:must|have to) decline to|would rather not|"
     r"(?:would )?prefer not to|(?:do not|don't) feel comfortable|won't be able to|"
-    r"will not be able to)"
+    r"will not be able to|(?:do not|don't) think (?:i|we) (?:can|should|could))"
     r"|(?:\s+am|'m|\s+are|'re)" + _ADVERB +
     r"\s+(?:unable to|not able to|not (?:allowed|permitted|authori[sz]ed|going|willing|"
     r"comfortable) to|not gonna|not in a position to|not comfortable)"
     r"|'d\s+(?:rather not|prefer not to))"
 )
+_CHAINED_MODAL = r"(?:\s+(?:and|or)\s+(?:will not|won't|cannot|can't|should not|shouldn't|must not))?"
 # Verbs that make "I can't <verb>" a refusal of the request. Lookaheads keep out the figures
 # of speech: "I can't help but", "I can't tell you how much", "I won't give up".
 _REFUSAL_VERB = (
@@ -68,9 +69,17 @@ _REFUSAL_VERB = (
 REFUSAL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "first-person refusal",
-        re.compile(rf"{_SUBJECT}{_ADVERB}{_NEGATED_MODAL}\s+"
+        re.compile(rf"{_SUBJECT}{_ADVERB}{_NEGATED_MODAL}{_CHAINED_MODAL}"
+                   r"(?:,[^,.!?\n]{1,30},)?\s+"
                    r"(?:(?:really|actually|ethically|legally|in good conscience|directly|"
                    rf"personally|currently|simply|help you|assist you)\s+)?{_REFUSAL_VERB}\b"),
+    ),
+    (
+        "not comfortable doing it",
+        re.compile(rf"{_SUBJECT}(?:(?:\s+am|'m|\s+are|'re){_ADVERB}\s+not|\s+do not feel|"
+                   r"\s+don't feel)\s+(?:comfortable|willing)\s+(?:with\s+)?(?:help|assist|provid|writ|"
+                   r"creat|generat|shar|giv|discuss|answer|produc|engag|disclos|explain|describ)"
+                   r"\w*ing\b"),
     ),
     (
         "bare refusal",
