@@ -21,7 +21,6 @@ The most recent such head is pinned to a spare sequence id so it survives betwee
 
 from __future__ import annotations
 
-import ctypes
 import math
 import threading
 import time
@@ -41,6 +40,8 @@ CPU_MAX_PARALLEL = 16
 GPU_MAX_PARALLEL = 64
 DEFAULT_N_BATCH = 512
 DEFAULT_N_UBATCH = 512
+# KV cells a typical sequence of a trust bundle needs (prompt ~100 + answer <= 64 tokens).
+DEFAULT_CELLS_PER_SEQ = 256
 # Prompts start being shared only when at least this many leading tokens match: below that, the
 # bookkeeping costs more than re-evaluating a few tokens.
 MIN_SHARED_PREFIX = 8
@@ -111,3 +112,314 @@ def open_context(model: Any, n_ctx: int, n_batch: int, n_ubatch: int, n_seq_max:
     return _internals.LlamaContext(model=model, params=params, verbose=False)
 
 
+# --------------------------------------------------------------------------- the engine
+
+
+def _common_prefix(a: list[int], b: list[int], limit: int) -> int:
+    n = 0
+    limit = min(limit, len(a), len(b))
+    while n < limit and a[n] == b[n]:
+        n += 1
+    return n
+
+
+@dataclass(eq=False)
+class _Seq:
+    sid: int
+    prepared: "Prepared"
+    sampler: Any
+    stream: TextStream
+    budget: int
+    reserved: int  # KV cells this sequence may come to occupy (admission control)
+    started: float
+    feed: list[int]  # prompt tokens not yet decoded
+    n_past: int  # positions of this sequence already in the KV cache
+    generated: list[int] = field(default_factory=list)
+    next_token: int | None = None  # sampled, not yet decoded
+    in_batch: int = 0  # prompt tokens of this sequence in the current batch
+    out: int = -1  # index of this sequence's logits in the current batch
+    first_token_at: float | None = None
+
+    @property
+    def request_id(self) -> str:
+        return self.prepared.request.id
+
+
+class BatchedEngine:
+    """Decodes up to ``n_parallel`` requests at a time in one context; see the module doc."""
+
+    def __init__(self, backend: "LlamaCppBackend", n_parallel: int, prefix_reuse: bool | None = None):
+        import llama_cpp
+
+        self._ll = llama_cpp
+        self.backend = backend
+        self.n_parallel = max(1, int(n_parallel))
+        context = getattr(backend, "batch_context", None)
+        self._own_context = None
+        if context is None or int(context.params.n_seq_max) < self.n_parallel:
+            # A backend built for the plain loop: this run gets a context of its own.
+            context = open_context(
+                backend.llm._model, n_ctx=max(backend.seq_ctx, 256) * self.n_parallel,
+                n_batch=DEFAULT_N_BATCH, n_ubatch=DEFAULT_N_UBATCH, n_seq_max=self.n_parallel + 1,
+                kv_unified=True, n_threads=backend.n_threads)
+            self._own_context = context
+        self.context = context
+        self.ctx = context.ctx
+        self.mem = llama_cpp.llama_get_memory(self.ctx)
+        self.n_batch = int(llama_cpp.llama_n_batch(self.ctx))
+        self.n_cells = int(llama_cpp.llama_n_ctx(self.ctx))
+        n_seq_max = int(context.params.n_seq_max)
+        self.kv_unified = bool(context.params.kv_unified)
+        # Each sequence owns n_ctx / n_seq_max cells unless the cache is unified.
+        self.stream_cells = self.n_cells if self.kv_unified else self.n_cells // n_seq_max
+        self.seq_ctx = min(backend.seq_ctx, self.stream_cells)
+        # Pinning a prompt head needs a spare sequence id; across separate KV streams (kv_unified
+        # off) llama.cpp copies only whole streams, so heads are shared only in a unified cache.
+        if prefix_reuse is None:
+            prefix_reuse = getattr(backend, "prefix_reuse", True)
+        self.prefix_reuse = bool(prefix_reuse) and self.kv_unified and n_seq_max > self.n_parallel
+        self.prefix_sid = self.n_parallel
+        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(backend._vocab))
+        self.last_n = int(getattr(backend.llm, "last_n_tokens_size", 64))
+        self._prefix: list[int] = []  # tokens whose cells are pinned under prefix_sid
+        self._last_prompt: list[int] = []
+        self._kv_tight = False
+        self.stats: dict[str, float] = {
+            "steps": 0, "batch_tokens": 0, "prompt_tokens": 0, "prompt_tokens_shared": 0,
+            "generated_tokens": 0, "decode_seconds": 0.0, "kv_full_retries": 0, "max_active": 0,
+        }
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, prepared: Iterator["Prepared"], cancel: threading.Event) -> Iterator[Event]:
+        ll = self._ll
+        batch = ll.llama_batch_init(self.n_batch, 0, 1)
+        free = list(range(self.n_parallel - 1, -1, -1))  # pop() hands out 0, 1, 2, ...
+        active: list[_Seq] = []
+        source = iter(prepared)
+        waiting = None  # pulled from the iterator, waiting for room in the KV cache
+        exhausted = False
+        ll.llama_memory_clear(self.mem, True)
+        try:
+            while not cancel.is_set():
+                while free and not exhausted and not cancel.is_set():
+                    if waiting is None:
+                        try:
+                            waiting = next(source)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                    problem = self._too_long(waiting)
+                    if problem:
+                        yield ErrorEvent(waiting.request.id, problem)
+                        waiting = None
+                        continue
+                    seq = self._admit(waiting, free, active)
+                    if seq is None:
+                        break  # the KV cache has no room until a sequence ends
+                    active.append(seq)
+                    waiting = None
+                if not active:
+                    return
+                self.stats["max_active"] = max(self.stats["max_active"], len(active))
+                self._fill(batch, active)
+                started = time.perf_counter()
+                status = ll.llama_decode(self.ctx, batch)
+                if status == 1 and self._drop_prompts(batch, active):
+                    status = ll.llama_decode(self.ctx, batch)
+                self.stats["decode_seconds"] += time.perf_counter() - started
+                if status != 0:
+                    yield ErrorEvent(active[0].request_id, f"llama.cpp could not decode a batch of "
+                                     f"{batch.n_tokens} tokens (status {status})", skip=False)
+                    return
+                self.stats["steps"] += 1
+                self.stats["batch_tokens"] += batch.n_tokens
+                for seq in list(active):
+                    self._commit(seq)
+                # Sample in batch order; a sequence that ends frees its slot for the next request.
+                for seq in sorted((s for s in active if s.out >= 0), key=lambda s: s.out):
+                    if (yield from self._sample(seq)):
+                        active.remove(seq)
+                        self._release(seq, free)
+        finally:
+            for seq in active:
+                ll.llama_sampler_free(seq.sampler)
+            ll.llama_memory_clear(self.mem, True)
+            ll.llama_batch_free(batch)
+            if self._own_context is not None:
+                self._own_context.close()
+                self._own_context = None
+
+    # ------------------------------------------------------------------ admission
+
+    def _too_long(self, prepared: "Prepared") -> str | None:
+        n = len(prepared.tokens)
+        if n + 1 > self.seq_ctx:  # the plain loop's rule
+            return f"prompt of {n} tokens does not fit the context of {self.seq_ctx} tokens"
+        return None
+
+    def _admit(self, prepared: "Prepared", free: list[int], active: list[_Seq]) -> _Seq | None:
+        tokens = prepared.tokens
+        settings = prepared.request.settings
+        budget = min(settings.max_tokens, self.seq_ctx - len(tokens))
+        shared = self._shared_prefix(tokens)
+        reserved = len(tokens) - shared + budget
+        if active and self.kv_unified:
+            in_use = sum(s.reserved for s in active) + len(self._prefix)
+            if self._kv_tight or in_use + reserved > self.n_cells:
+                return None
+        sid = free.pop()
+        if shared:
+            self._ll.llama_memory_seq_cp(self.mem, self.prefix_sid, sid, 0, shared)
+            self.stats["prompt_tokens_shared"] += shared
+        return _Seq(
+            sid=sid, prepared=prepared, sampler=self._sampler(settings),
+            stream=TextStream(prepared.stops), budget=budget, reserved=reserved,
+            started=time.perf_counter(), feed=list(tokens[shared:]), n_past=shared,
+        )
+
+    def _shared_prefix(self, tokens: list[int]) -> int:
+        """Leading tokens of the prompt whose cells are pinned (0 when too few to bother)."""
+        if not self.prefix_reuse or not self._prefix:
+            return 0
+        n = _common_prefix(self._prefix, tokens, len(tokens) - 1)  # decode at least one token
+        return n if n >= MIN_SHARED_PREFIX else 0
+
+    def _pin_prefix(self, seq: _Seq) -> None:
+        """``seq``'s prompt is in the cache: pin the head it shares with the previous prompt
+        when that head is longer than what the pinned one already gives prompts like it."""
+        if not self.prefix_reuse:
+            return
+        tokens = seq.prepared.tokens
+        head = _common_prefix(self._last_prompt, tokens, len(tokens) - 1)
+        self._last_prompt = tokens
+        if head < MIN_SHARED_PREFIX or head <= _common_prefix(self._prefix, tokens, len(tokens)):
+            return
+        self._ll.llama_memory_seq_rm(self.mem, self.prefix_sid, -1, -1)
+        self._ll.llama_memory_seq_cp(self.mem, seq.sid, self.prefix_sid, 0, head)
+        self._prefix = list(tokens[:head])
+
+    def _sampler(self, settings: Any) -> Any:
+        """The chain llama-cpp-python 0.3.36's ``Llama.generate`` builds (``_init_sampler``)."""
+        ll = self._ll
+        chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
+        add = ll.llama_sampler_chain_add
+        add(chain, ll.llama_sampler_init_penalties(
+            self.n_vocab, self.last_n, settings.repeat_penalty, 0.0, 0.0))
+        temp = settings.temperature
+        if temp < 0.0:
+            add(chain, ll.llama_sampler_init_dist(settings.seed))
+        elif temp == 0.0:
+            add(chain, ll.llama_sampler_init_greedy())
+        else:
+            add(chain, ll.llama_sampler_init_top_k(settings.top_k))
+            add(chain, ll.llama_sampler_init_typical(1.0, 1))
+            add(chain, ll.llama_sampler_init_top_p(settings.top_p, 1))
+            add(chain, ll.llama_sampler_init_min_p(settings.min_p, 1))
+            add(chain, ll.llama_sampler_init_temp(temp))
+            add(chain, ll.llama_sampler_init_dist(settings.seed))
+        return chain
+
+    # ------------------------------------------------------------------ one step
+
+    def _fill(self, batch: Any, active: list[_Seq]) -> None:
+        """The next token of every generating sequence, then prompt chunks up to n_batch."""
+        token, pos, n_seq_id, seq_id, logits = (
+            batch.token, batch.pos, batch.n_seq_id, batch.seq_id, batch.logits)
+        n = 0
+        for seq in active:
+            seq.out = -1
+            seq.in_batch = 0
+            if seq.next_token is not None:
+                token[n], pos[n], n_seq_id[n], logits[n] = seq.next_token, seq.n_past, 1, 1
+                seq_id[n][0] = seq.sid
+                seq.out = n
+                n += 1
+        room = self.n_batch - n
+        for seq in active:
+            if room <= 0:
+                break
+            if not seq.feed:
+                continue
+            take = min(room, len(seq.feed))
+            base, sid = seq.n_past, seq.sid
+            for i in range(take):
+                token[n], pos[n], n_seq_id[n], logits[n] = seq.feed[i], base + i, 1, 0
+                seq_id[n][0] = sid
+                n += 1
+            if take == len(seq.feed):
+                logits[n - 1] = 1  # the prompt's last token gives the first answer token
+                seq.out = n - 1
+            seq.in_batch = take
+            room -= take
+        batch.n_tokens = n
+
+    def _drop_prompts(self, batch: Any, active: list[_Seq]) -> bool:
+        """No KV room for the whole batch: retry with the generating tokens only (they come
+        first), and admit nothing new until a sequence ends."""
+        n_decode = sum(1 for s in active if s.next_token is not None)
+        if n_decode == 0 or n_decode == batch.n_tokens:
+            return False
+        self.stats["kv_full_retries"] += 1
+        self._kv_tight = True
+        batch.n_tokens = n_decode
+        for seq in active:
+            seq.in_batch = 0
+            if seq.next_token is None:
+                seq.out = -1
+        return True
+
+    def _commit(self, seq: _Seq) -> None:
+        """Account for what the last batch put into the cache for ``seq``."""
+        if seq.out >= 0 and seq.next_token is not None:
+            seq.n_past += 1
+            seq.next_token = None
+        if seq.in_batch:
+            self.stats["prompt_tokens"] += seq.in_batch
+            seq.n_past += seq.in_batch
+            del seq.feed[:seq.in_batch]
+            seq.in_batch = 0
+            if not seq.feed:
+                self._pin_prefix(seq)
+
+    def _sample(self, seq: _Seq) -> Iterator[Event]:
+        """Sample ``seq``'s next token and apply the plain loop's rules; True when it ended."""
+        token = self._ll.llama_sampler_sample(seq.sampler, self.ctx, seq.out)
+        if seq.first_token_at is None:
+            seq.first_token_at = time.perf_counter()
+        backend = self.backend
+        finish = None
+        if backend.is_eog(token):
+            finish = "stop"
+        else:
+            seq.generated.append(token)
+            self.stats["generated_tokens"] += 1
+            piece = backend.llm.detokenize(
+                [token], prev_tokens=seq.prepared.tokens + seq.generated[:-1])
+            text = seq.stream.feed(piece)
+            if text:
+                yield TokenEvent(seq.request_id, text)
+            if seq.stream.stopped:
+                finish = "stop"
+            elif len(seq.generated) >= seq.budget:
+                finish = "length"
+            else:
+                seq.next_token = token
+        if finish is None:
+            return False
+        tail = seq.stream.finish()
+        if tail:
+            yield TokenEvent(seq.request_id, tail)
+        ended = time.perf_counter()
+        yield DoneEvent(seq.request_id, Response(
+            text=seq.stream.text, prompt_tokens=len(seq.prepared.tokens),
+            completion_tokens=len(seq.generated), finish_reason=finish,
+            ttft_s=seq.first_token_at - seq.started, gen_s=ended - seq.started,
+        ))
+        return True
+
+    def _release(self, seq: _Seq, free: list[int]) -> None:
+        self._ll.llama_memory_seq_rm(self.mem, seq.sid, -1, -1)
+        self._ll.llama_sampler_free(seq.sampler)
+        self._kv_tight = False
+        free.append(seq.sid)

@@ -98,11 +98,17 @@ class LlamaCppBackend:
         n_gpu_layers: int | None = None,
         parallel: int | None = None,
         n_batch: int | None = None,
+        n_ubatch: int | None = None,
+        kv_cells: int | None = None,
+        kv_unified: bool = True,
+        prefix_reuse: bool = True,
     ):
         try:
             import llama_cpp
         except ImportError as exc:  # pragma: no cover - a broken install
             raise BackendError(f"llama-cpp-python is not importable ({exc})") from None
+        from trust_tui.engine.backends import batched
+
         self._llama_cpp = llama_cpp
         self.model = model
         self.n_threads = n_threads or default_threads()
@@ -110,18 +116,46 @@ class LlamaCppBackend:
         self.parallel = max(1, parallel or 1)
         train_ctx = model.info.context_length or 2048
         self.seq_ctx = min(n_ctx or 2048, train_ctx)  # tokens available to one sequence
-        total_ctx = self.seq_ctx * self.parallel
+        self.prefix_reuse = prefix_reuse
+        self.batch_context = None  # the multi-sequence context of the batched engine
+        if self.parallel > 1:
+            # One KV pool shared by all sequences (kv_unified): it holds `parallel` typical
+            # sequences and at least one of the longest, and the batched engine admits a new
+            # sequence only while the reserved cells fit. Without a unified cache llama.cpp
+            # splits the pool into one fixed stream per sequence id.
+            n_batch = n_batch or batched.DEFAULT_N_BATCH
+            n_ubatch = n_ubatch or batched.DEFAULT_N_UBATCH
+            n_seq_max = self.parallel + 1  # + the pinned shared prompt head
+            if kv_unified:
+                cells = kv_cells or max(self.seq_ctx, self.parallel * batched.DEFAULT_CELLS_PER_SEQ)
+            else:
+                cells = (kv_cells or self.seq_ctx * n_seq_max)
+            self.kv_cells = int(cells)
+            # The Llama object is kept for the model, vocabulary and tokenizer; decoding runs in
+            # batch_context, so its own context stays small.
+            llama_ctx, llama_batch, llama_ubatch = min(256, self.seq_ctx), min(256, n_batch), 256
+        else:
+            self.kv_cells = self.seq_ctx
+            llama_ctx = self.seq_ctx
+            llama_batch = n_batch or min(512, self.seq_ctx)
+            llama_ubatch = n_ubatch or 512
+        self.n_batch = n_batch or llama_batch
+        self.n_ubatch = min(self.n_batch, n_ubatch or llama_ubatch)
         self.load_seconds = 0.0
         started = time.perf_counter()
         try:
             with _quiet_stderr():
                 self.llm = llama_cpp.Llama(
-                    model_path=str(model.path), n_ctx=total_ctx, n_threads=self.n_threads,
+                    model_path=str(model.path), n_ctx=llama_ctx, n_threads=self.n_threads,
                     n_threads_batch=self.n_threads, n_gpu_layers=self.n_gpu_layers,
-                    n_batch=n_batch or min(512, total_ctx), seed=42, verbose=False,
-                    kv_unified=True if self.parallel > 1 else False,
-                    n_seq_max=self.parallel,
+                    n_batch=llama_batch, n_ubatch=llama_ubatch, seed=42, verbose=False,
                 )
+                if self.parallel > 1:
+                    # llama_cpp.Llama 0.3.36 drops n_seq_max and kv_unified (its **kwargs).
+                    self.batch_context = batched.open_context(
+                        self.llm._model, n_ctx=self.kv_cells, n_batch=self.n_batch,
+                        n_ubatch=self.n_ubatch, n_seq_max=n_seq_max, kv_unified=kv_unified,
+                        n_threads=self.n_threads)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"{model.path}: llama.cpp could not load the model ({exc})") from None
         self.load_seconds = time.perf_counter() - started
@@ -151,6 +185,9 @@ class LlamaCppBackend:
             parallel=self.parallel,
             settings={"n_ctx": self.seq_ctx, "n_threads": self.n_threads,
                       "n_gpu_layers": self.n_gpu_layers, "parallel": self.parallel,
+                      "n_batch": self.n_batch, "n_ubatch": self.n_ubatch,
+                      "kv_cells": self.kv_cells, "kv_unified": kv_unified,
+                      "prefix_reuse": prefix_reuse,
                       "load_seconds": round(self.load_seconds, 3)},
             context=hardware.context(self.n_threads, self.n_gpu_layers),
         )

@@ -148,6 +148,18 @@ def sentence_around(text: str, position: int) -> tuple[int, int]:
     return 0, len(text)
 
 
+# A phrase inside a conditional or a question is not the model asserting it:
+# "If I can't help you, who will?", "What if nobody knows?".
+_CONDITIONAL_BEFORE = re.compile(r"\b(?:if|unless|whether|when)\s+(?:\w+\s+){0,2}$")
+
+
+def in_question_or_condition(folded: str, position: int) -> bool:
+    sentence_start, sentence_end = sentence_around(folded, position)
+    if folded[sentence_start:sentence_end].rstrip().endswith("?"):
+        return True
+    return bool(_CONDITIONAL_BEFORE.search(folded[max(sentence_start, position - 40): position]))
+
+
 # --------------------------------------------------------------------------- numbers
 
 UNITS = {

@@ -1,0 +1,117 @@
+"""The engine path with the real SmolLM2 model (slow: marked `model`; CI always runs it)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from trust_tui.engine import api, models, scorecard
+from trust_tui.engine.backends.llamacpp import LlamaCppBackend
+from trust_tui.engine.run import RunSpec
+from trust_tui.engine.types import DoneEvent, GenSettings, Request, TokenEvent
+from trust_tui.export import markdown, report
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def backend(smol_path):
+    loaded = LlamaCppBackend(models.identify(smol_path), n_ctx=512, parallel=1)
+    yield loaded
+    loaded.close()
+
+
+def test_chat_template_and_greedy_generation(backend):
+    assert backend.info.template_source == "gguf"
+    prompt = backend.render([{"role": "user", "content": "What is the capital of France? Answer in a few words."}])
+    assert prompt.startswith("<|im_start|>system") and prompt.endswith("<|im_start|>assistant\n")
+    request = Request("a", prompt, (), GenSettings(max_tokens=24))
+    events = list(backend.generate([request, Request("b", prompt, (), GenSettings(max_tokens=24))],
+                                   threading.Event()))
+    done = [e for e in events if isinstance(e, DoneEvent)]
+    assert len(done) == 2
+    first = done[0].response
+    assert "Paris" in first.text
+    assert first.finish_reason == "stop" and first.prompt_tokens > 20 and first.completion_tokens > 0
+    assert first.ttft_s is not None and first.gen_s > 0
+    assert done[1].response.text == first.text  # greedy and seeded: the same answer twice
+    streamed = "".join(e.text for e in events if isinstance(e, TokenEvent) and e.request_id == "a")
+    assert streamed == first.text
+
+
+def test_max_tokens_and_stop_strings(backend):
+    prompt = backend.render([{"role": "user", "content": "Count from 1 to 30, separated by commas."}])
+    short = next(e for e in backend.generate([Request("x", prompt, (), GenSettings(max_tokens=5))], threading.Event())
+                 if isinstance(e, DoneEvent)).response
+    assert short.completion_tokens == 5 and short.finish_reason == "length"
+    stopped = next(e for e in backend.generate([Request("y", prompt, (), GenSettings(max_tokens=60, stop=("5",)))],
+                                               threading.Event()) if isinstance(e, DoneEvent)).response
+    assert "5" not in stopped.text and stopped.finish_reason == "stop"
+
+
+def test_cancel_stops_generation(backend):
+    prompt = backend.render([{"role": "user", "content": "Write a long story about a dragon."}])
+    cancel = threading.Event()
+    events = []
+    for event in backend.generate([Request("c", prompt, (), GenSettings(max_tokens=200))], cancel):
+        events.append(event)
+        if len(events) == 3:
+            cancel.set()
+    assert not any(isinstance(e, DoneEvent) for e in events)  # a cancelled answer is not "done"
+
+
+def test_run_resume_and_export_on_the_real_model(store, smol_path):
+    spec = RunSpec(profile="quick", dimensions=("ethics",))
+    options = api.BackendOptions(n_ctx=1024, parallel=1)
+    first = api.run(smol_path, spec, options, store=store)
+    assert first.generated > 0 and first.status == "finished"
+    card = scorecard.build(store, first.run_id)
+    assert [d.id for d in card.dimensions] == ["ethics"]
+    assert all(s.done == s.total for s in card.subtasks)
+    second = api.run(smol_path, spec, options, store=store)
+    assert second.generated == 0 and second.cached == first.total
+    text = markdown.render(report.build(store, "latest"))
+    assert "Machine ethics" in text and "sha256" in text and "trust-tui run" in text
+    data = report.build(store, "latest")
+    assert data["model"]["quantization"] == "Q4_1"
+    assert data["manifest"]["model_sha256"] == data["model"]["sha256"]
+
+
+def test_kill_9_mid_run_then_resume(tmp_path, smol_path):
+    env = dict(os.environ, TRUST_TUI_HOME=str(tmp_path / "home"))
+    cmd = [sys.executable, "-m", "trust_tui", "run", "--dimension", "fairness", "--quiet", "--parallel", "1"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    from trust_tui.engine.store import Store
+
+    db = tmp_path / "home" / "trust.db"
+    deadline = time.time() + 240
+    done = 0
+    while time.time() < deadline:
+        time.sleep(0.5)
+        if db.exists():
+            try:
+                store = Store(db)
+                done = store.db.execute("select count(*) from run_items where status = 'done'").fetchone()[0]
+                store.close()
+            except Exception:  # noqa: BLE001 - the writer may hold the lock for a moment
+                continue
+            if done >= 10:
+                break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert done >= 10
+    store = Store(db)
+    kept = store.db.execute("select count(*) from run_items where status = 'done'").fetchone()[0]
+    total = store.db.execute("select count(*) from run_items").fetchone()[0]
+    store.close()
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith("generated ")
+    generated = int(summary.split()[1])
+    assert generated == total - kept, summary
