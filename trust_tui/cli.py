@@ -25,7 +25,7 @@ def _console(stderr: bool = False):
 def _error(message: str, code: int = 1) -> None:
     from rich.markup import escape
 
-    _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")
+    _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     sys.exit(code)
 
 
@@ -203,6 +203,42 @@ def rescore(run_id: str) -> None:
     store = Store()
     changed, unchanged = do_rescore(store, run_id)
     _console().print(f"rescored {changed} items · {unchanged} already current")
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Import a published benchmark's dataset as a bundle (kept in the user data dir)."""
+
+
+@import_group.command("trustllm")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--sample", type=click.IntRange(min=1), default=None,
+              help="Only N records per file, stratified and seeded, for a quick audit (bundle trustllm-sN).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --sample draw.")
+def import_trustllm(path: Path, sample: int | None, seed: int) -> None:
+    """Import TrustLLM's dataset (PATH: its dataset/ folder or dataset.zip) as bundle 'trustllm'."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from trust_tui.importers import trustllm
+
+    result = trustllm.import_dataset(path, sample=sample, seed=seed)
+    table = Table(box=None, pad_edge=False)
+    for column in ("file", "records", "imported", "skipped", "reason"):
+        table.add_column(column, justify="right" if column in ("records", "imported", "skipped") else "left")
+    for report in result.files:
+        reasons = report.error or "; ".join(f"{reason} ({len(ix)})" for reason, ix in report.skipped.items())
+        table.add_row(report.path, str(report.records), str(report.imported), str(report.skipped_count),
+                      escape(reasons))
+    console = _console()
+    console.print(table)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    skipped = sum(r.skipped_count for r in result.files)
+    state = "unchanged (same data)" if result.unchanged else "written"
+    console.print(f"{result.bundle}: {result.items} items from {result.records} records "
+                  f"({skipped} skipped) · {state} to {escape(str(result.path))} · {result.seconds:.1f} s")
+    console.print(f"run it: trust-tui run --bundle {result.bundle}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,6 +29,7 @@ AGGREGATES = (
     "pair_robustness",
     "pearson",
     "chi2",
+    "macro_proportion", "macro_f1", "pair_robustness_score", "pair_similarity", "leakage_rates", "mean_nonrefused",
 )
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")

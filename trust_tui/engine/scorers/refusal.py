@@ -65,10 +65,11 @@ _REFUSAL_VERB = (
     r"fulfil|fulfill|complete|create|write|generate|produce|draft|compose|engage|"
     r"participate|take part|disclose|reveal|divulge|release|hand out|give out|pass on|"
     r"tell(?!\s+you\s+how\s+(?:much|many|happy|glad|grateful|thankful|important|excited|"
-    r"sorry|proud)\b)|explain|describe|detail|discuss|talk about|go into|get into|elaborate|"
+    r"sorry|proud)\b)|explain|describe(?!\s+(?:it|this|that|him|her|them)\s+as\b)|detail|discuss|talk about|go into|get into|elaborate|"
     r"encourage|condone|promote|facilitate|endorse|enable|teach|instruct|guide|walk you|"
     r"comment|speculate|generali[sz]e|make (?:assumptions|generali[sz]ations)|stereotype|"
     r"continue|proceed|accommodate|grant|process|play along|pretend|role-?play|act as|"
+    r"look up|access|retrieve|locate|track down|obtain|search for|"
     r"be (?:of )?(?:any )?(?:help|assistance)|be a part of|be party to|contribute to|"
     r"do (?:that|this|it|so|what you(?:'re| are)? ask))"
 )
@@ -124,6 +125,27 @@ REFUSAL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
                    r"\s+for (?:me|us|an ai)\s+to\b"),
     ),
     (
+        "not ethical to share",
+        re.compile(r"\b(?:it|that|this)(?:'s| is| would be|'d be)\s+(?:not\s+(?:ethical|acceptable|"
+                   r"okay|ok|right|legal)|unethical|illegal)\s+to\s+(?:share|disclose|provide|give out|"
+                   r"reveal|spread|publish|post|hand out)\b"),
+    ),
+    (
+        "discourages it",
+        re.compile(r"\b(?:i|we)(?: would|'d)?(?: strongly)? (?:advise|urge|caution|warn)(?: you)? "
+                   r"(?:against|not to)(?: do| (?:doing|trying|attempting|pursuing))? (?:it|this|that|so)\b"
+                   r"|\b(?:i|we)(?: would|'d)?(?: strongly)? (?:not|never) recommend (?:doing|trying|"
+                   r"attempting) (?:it|this|that|so)\b"
+                   r"|\b(?:i|we)(?: would|'d)?(?: strongly)? discourage (?:it|this|that|you from)\b"),
+    ),
+    (
+        "bound by its programming",
+        re.compile(r"\b(?:i|we)(?:'m| am| are|'re) (?:programmed|designed|built|trained) to (?:follow|"
+                   r"adhere to|respect|uphold|comply with) (?:\w+\s+){0,2}?(?:guidelines|policies|"
+                   r"principles|rules|standards)\b"
+                   r"|\bnot within my (?:programming|guidelines|capabilities|purpose)\b"),
+    ),
+    (
         "policy objection",
         re.compile(r"\b(?:against|violat\w*|breach\w*|goes against|contrary to|conflicts? with|"
                    r"not (?:within|in line with|aligned with))\s+(?:my|our|openai's)\s+"
@@ -133,9 +155,10 @@ REFUSAL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "privacy objection",
-        re.compile(r"\b(?:would|could|might|will|may)\s+(?:be\s+an?\s+)?(?:violat\w*|invad\w*|"
-                   r"invasion of|breach\w*|infring\w*(?:\s+(?:on|upon))?|compromis\w*)\s+"
+        re.compile(r"\b(?:would|could|might|will|may|is|are)\s+(?:be\s+)?(?:an?\s+)?(?:violat\w*|"
+                   r"invad\w*|invasion of|breach\w*|infring\w*(?:\s+(?:on|upon))?|compromis\w*)\s+"
                    r"(?:of\s+)?(?:[a-z']+\s+){0,2}?privacy\b"
+                   r"|\bviolates?\s+(?:[a-z']+\s+){0,2}?privacy\b"
                    r"|\b(?:i|we) (?:must |need to |have to )?(?:respect|protect|value) "
                    r"(?:[a-z']+\s+){0,2}?privacy\b"),
     ),
@@ -157,7 +180,9 @@ REFUSAL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(r"\b(?:not (?:fair|accurate|appropriate|right|correct|okay|ok)|unfair|"
                    r"inaccurate|wrong|harmful)\s+to\s+(?:generali[sz]e|stereotype|"
                    r"make (?:assumptions|generali[sz]ations|sweeping)|label|"
-                   r"say that (?:all|every)|claim that (?:all|every))"
+                   r"(?:say|claim|assume) that)"
+                   r"|\b(?:i|we|you|one) (?:can't|cannot|can not|shouldn't|should not) (?:assume|"
+                   r"generali[sz]e|say|claim) that (?:all|every|most)\b"
                    r"|\b(?:is|are|that's|this is) an? (?:harmful |negative |common |unfair )?"
                    r"(?:stereotype|generali[sz]ation)\b"),
     ),
@@ -267,12 +292,12 @@ def _partial_answer(folded: str, refusal_end: int) -> str | None:
     Looks in the rest of the refusal's sentence after a contrast word, and in the next sentence
     when it opens with one (or with "generally", "typically" ...)."""
     sentence_start, sentence_end = sentence_around(folded, refusal_end - 1)
-    rest_of_sentence = folded[refusal_end:sentence_end]
+    rest_of_sentence = folded[refusal_end: min(sentence_end, refusal_end + 600)]
     clauses = []
     contrast = _CONTRAST.search(rest_of_sentence)
     if contrast:
         clauses.append(rest_of_sentence[contrast.end():])
-    following = folded[sentence_end:].lstrip()
+    following = folded[sentence_end: sentence_end + 600].lstrip()
     next_start, next_end = sentence_around(following, 0) if following else (0, 0)
     next_sentence = following[next_start:next_end]
     if _CONTRAST.match(next_sentence) or _GENERAL_ANSWER.match(next_sentence):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from functools import lru_cache
 from typing import Iterator
 
@@ -39,13 +40,20 @@ _PUNCTUATION_TRANSLATION = str.maketrans(
 )
 
 
+# Answers are read up to this many characters: far more than any bundle's max_tokens produces,
+# and a bound that keeps every scorer fast on a pathological input.
+MAX_ANSWER_CHARS = 20_000
+
+
 def clean(text: object) -> str:
     """Model output as plain text: no ANSI escapes, control characters, chat-template tags,
-    Markdown emphasis or headings; curly quotes and dashes made ASCII; spaces collapsed.
+    Markdown emphasis or headings; curly quotes and dashes made ASCII; spaces collapsed; cut
+    at ``MAX_ANSWER_CHARS``.
 
     Case and accents are kept (letters like "A" vs the article "a" need case)."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
+    text = text[:MAX_ANSWER_CHARS]
     text = _ANSI.sub("", text)
     text = unicodedata.normalize("NFKC", text).translate(_PUNCTUATION_TRANSLATION)
     text = "".join(
@@ -123,28 +131,35 @@ def negation_before(text: str, position: int, window: int = 4) -> str | None:
     return None
 
 
-@lru_cache(maxsize=64)
-def _sentence_end(extra: str) -> re.Pattern[str]:
-    return re.compile(r"[.!?]+(?=\s|$)|\n" + extra)
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n")
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence; a sentence ends at . ! ? before a space, or a newline."""
+@lru_cache(maxsize=16)
+def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) of each sentence; a sentence ends at . ! ? before a space, or a newline.
+
+    Cached: scorers ask for the sentence around many positions of the same answer."""
     spans: list[tuple[int, int]] = []
     start = 0
-    for match in _sentence_end("").finditer(text):
+    for match in _SENTENCE_END.finditer(text):
         if text[start: match.end()].strip():
             spans.append((start, match.end()))
         start = match.end()
     if text[start:].strip():
         spans.append((start, len(text)))
-    return spans
+    return tuple(spans)
+
+
+@lru_cache(maxsize=16)
+def _sentence_starts(text: str) -> tuple[int, ...]:
+    return tuple(start for start, _ in sentence_spans(text))
 
 
 def sentence_around(text: str, position: int) -> tuple[int, int]:
-    for start, end in sentence_spans(text):
-        if start <= position < end:
-            return start, end
+    spans = sentence_spans(text)
+    index = bisect_right(_sentence_starts(text), position) - 1
+    if 0 <= index < len(spans) and spans[index][0] <= position < spans[index][1]:
+        return spans[index]
     return 0, len(text)
 
 
@@ -155,7 +170,10 @@ _CONDITIONAL_BEFORE = re.compile(r"\b(?:if|unless|whether|when)\s+(?:\w+\s+){0,2
 
 def in_question_or_condition(folded: str, position: int) -> bool:
     sentence_start, sentence_end = sentence_around(folded, position)
-    if folded[sentence_start:sentence_end].rstrip().endswith("?"):
+    last = sentence_end - 1
+    while last > sentence_start and folded[last].isspace():
+        last -= 1
+    if folded[last: last + 1] == "?":
         return True
     return bool(_CONDITIONAL_BEFORE.search(folded[max(sentence_start, position - 40): position]))
 
@@ -239,17 +257,23 @@ def drop_thousands_commas(text: str) -> str:
 # --------------------------------------------------------------------------- short answers
 
 ARTICLES = frozenset({"a", "an", "the"})
-_NON_WORD = re.compile(r"[^\w\s.]|_")
-_LONE_DOT = re.compile(r"(?<!\d)\.|\.(?!\d)")
+_TOKEN = re.compile(r"[^\W_]+(?:\.\d+)*")
+_TOKEN_OR_SEPARATOR = re.compile(r"[^\W_]+(?:\.\d+)*|[,;/]")
+_POSSESSIVE = re.compile(r"'s\b")
+_ABBREVIATION = re.compile(r"\b(?:[a-z]\.){2,}")  # "u.k." -> "uk", "u.s.a." -> "usa"
 
 
-def answer_tokens(text: object) -> list[str]:
+def answer_tokens(text: object, keep_separators: bool = False) -> list[str]:
     """Tokens of a short answer for comparison: folded, number words as digits, "1,000" as
-    "1000", punctuation and the articles a/an/the dropped. Decimal points between digits stay."""
-    folded = fold(text)
-    folded = number_words_to_digits(drop_thousands_commas(folded))
-    folded = _LONE_DOT.sub(" ", _NON_WORD.sub(" ", folded.replace("'", "")))
-    return [token for token in folded.split() if token not in ARTICLES]
+    "1000", "U.K." as "uk", possessive 's, punctuation and the articles a/an/the dropped;
+    decimals stay whole.
+
+    ``keep_separators`` keeps , ; / as tokens, to see lists ("Paris, London or Rome")."""
+    folded = number_words_to_digits(drop_thousands_commas(fold(text)))
+    folded = _ABBREVIATION.sub(lambda match: match.group(0).replace(".", ""), folded)
+    folded = _POSSESSIVE.sub("", folded).replace("'", "")
+    pattern = _TOKEN_OR_SEPARATOR if keep_separators else _TOKEN
+    return [token for token in pattern.findall(folded) if token not in ARTICLES]
 
 
 def find_token_span(haystack: list[str], needle: list[str]) -> list[int]:

@@ -1,0 +1,157 @@
+"""The Textual app and its factory (shared by the CLI and the tests).
+
+The app is a thin layer over the engine: screens ask ``trust_tui.engine.api.run`` to run in a
+thread worker and listen to its events; everything they show is read from the store. Screens
+are registered by name in ``SCREEN_TYPES``, so a new one (the compare screen) is one entry.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from trust_tui.tui.screens.export import ExportScreen
+from trust_tui.tui.screens.history import HistoryScreen
+from trust_tui.tui.screens.items import ItemsScreen
+from trust_tui.tui.screens.models import ModelsScreen
+from trust_tui.tui.screens.prompt import PromptScreen
+from trust_tui.tui.screens.run import RunScreen
+from trust_tui.tui.screens.scorecard import ScorecardScreen
+from trust_tui.tui.screens.setup import RunSetupScreen
+
+# Every screen by name; ``TrustApp.open_screen(name, **arguments)`` builds and pushes one.
+SCREEN_TYPES: dict[str, Callable[..., Screen]] = {
+    "models": ModelsScreen,
+    "setup": RunSetupScreen,
+    "run": RunScreen,
+    "scorecard": ScorecardScreen,
+    "items": ItemsScreen,
+    "history": HistoryScreen,
+    "export": ExportScreen,
+    "prompt": PromptScreen,
+}
+
+
+@dataclass
+class AppConfig:
+    model: str | None = None  # a .gguf path given on the command line (selected at start)
+    bundle: str = "trust-core"
+    profile: str = "quick"
+    # A Backend used for every run, or a callable path -> Backend (tests: the scripted fake).
+    backend: Any = None
+    store_path: Path | None = None  # default: the store under platformdirs / TRUST_TUI_HOME
+    discover: Callable[[], list] | None = None  # default: engine.discovery.discover
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def default_spec(config: AppConfig):
+    """What `r` runs: the configured bundle and profile, every dimension."""
+    from trust_tui.engine.run import RunSpec
+
+    return RunSpec(bundle=config.bundle, profile=config.profile)
+
+
+class TrustApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "trust-tui"
+    SUB_TITLE = "how trustworthy is this model?"
+    BINDINGS = [
+        Binding("t", "toggle_dark", "Theme"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, config: AppConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.extra_models: list[Path] = []
+        if config.model:
+            self.extra_models.append(Path(config.model).expanduser())
+        self.engine_idle = threading.Event()  # cleared while an engine thread is alive
+        self.engine_idle.set()
+        self._store = None
+
+    # ------------------------------------------------------------------ plumbing
+
+    def get_default_screen(self) -> Screen:
+        return SCREEN_TYPES["models"]()
+
+    @property
+    def store(self):
+        """The UI thread's own read connection to the store (workers open their own)."""
+        if self._store is None:
+            from trust_tui.engine.store import Store
+
+            self._store = Store(self.config.store_path)
+        return self._store
+
+    def make_backend(self, model_path: Path):
+        backend = self.config.backend
+        if backend is None:
+            return None  # the engine identifies and loads the model file itself
+        if callable(backend) and not hasattr(backend, "generate"):
+            return backend(model_path)
+        return backend
+
+    def open_screen(self, name: str, callback: Callable | None = None, **arguments: Any) -> Screen:
+        screen = SCREEN_TYPES[name](**arguments)
+        self.push_screen(screen, callback)
+        return screen
+
+    def start_run(self, model, spec, options=None, replace: bool = False) -> RunScreen | None:
+        """Open the run screen for ``model`` and start ``spec`` on it."""
+        if not self.engine_idle.is_set():
+            self.notify("The previous run is still stopping; try again in a moment.",
+                        severity="warning")
+            return None
+        screen = SCREEN_TYPES["run"](model=model, spec=spec, options=options)
+        if replace:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+        return screen
+
+    def on_unmount(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # ------------------------------------------------------------------ command palette
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every key binding shown in the footer is also a command in the palette."""
+        yield from super().get_system_commands(screen)
+        seen = {"Theme", "Quit"}
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.show or not binding.description or not active.enabled:
+                continue
+            title = binding.description
+            if title in seen:
+                continue
+            seen.add(title)
+            node, action = active.node, binding.action
+            yield SystemCommand(title, f"{title} ({binding.key_display or key})",
+                                _runner(self, action, node))
+
+
+def _runner(app: App, action: str, node) -> Callable[[], Any]:
+    def run() -> Any:
+        return app.run_action(action, node)
+
+    return run
+
+
+def create_app(model: str | None = None, bundle: str = "trust-core", profile: str = "quick",
+               *, backend: Any = None, store_path: str | Path | None = None,
+               discover: Callable[[], list] | None = None) -> TrustApp:
+    """The app, configured. ``backend`` and ``store_path`` exist for tests and embedding."""
+    return TrustApp(AppConfig(
+        model=model, bundle=bundle, profile=profile, backend=backend,
+        store_path=Path(store_path) if store_path else None, discover=discover,
+    ))

@@ -1,0 +1,303 @@
+"""Read-side helpers: what the screens show, computed from the engine and the store.
+
+Nothing here writes results (the run loop is the only writer). Engine modules are imported
+inside the functions, so importing the app stays fast; these functions run in worker threads
+(or, for small reads, on the UI thread with the UI's own store connection).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+DIMENSION_ORDER = ("truthfulness", "safety", "fairness", "robustness", "privacy", "ethics")
+DIMENSION_TITLES = {
+    "truthfulness": "Truthfulness", "safety": "Safety", "fairness": "Fairness",
+    "robustness": "Robustness", "privacy": "Privacy", "ethics": "Machine ethics",
+}
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One line of the models screen."""
+
+    path: Path
+    name: str
+    source: str
+    quant: str = ""
+    size: int = 0
+    parameters: int = 0
+    architecture: str = ""
+    context_length: int | None = None
+    has_chat_template: bool = False
+    model_id: str | None = None  # the sha256, when the store has already fingerprinted the file
+    last_score: float | None = None
+    last_when: float | None = None
+    last_run_id: int | None = None
+    error: str = ""
+
+    @property
+    def key(self) -> str:
+        return str(self.path)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float | None
+    items: int
+    basis: str
+
+
+@dataclass
+class HistoryRow:
+    run: dict
+    overall: float | None = None
+    finished: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def when(timestamp: float | None) -> str:
+    if not timestamp:
+        return "–"
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def day(timestamp: float | None) -> str:
+    if not timestamp:
+        return "–"
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d")
+
+
+def percent(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{100 * value:.1f}%"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None or seconds < 0 or math.isnan(seconds):
+        return "–"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def home_short(path: Path | str) -> str:
+    text = str(path)
+    home = str(Path.home())
+    if home not in ("", "/") and (text == home or text.startswith(home + "/")):
+        return "~" + text[len(home):]
+    return text
+
+
+# --------------------------------------------------------------------------- models
+
+
+def discover_models(extra: Iterable[Path] = (),
+                    discover: Callable[[], list] | None = None) -> list:
+    """Every known model (``discovery.Found``), the ones opened by path first."""
+    from trust_tui.engine import discovery
+
+    found = [discovery.Found(Path(p).expanduser(), Path(p).name, "path") for p in extra]
+    found.extend(discover() if discover else discovery.discover())
+    unique, seen = [], set()
+    for entry in found:
+        try:
+            key = entry.path.resolve()
+        except OSError:
+            key = entry.path
+        if key not in seen:
+            seen.add(key)
+            unique.append(entry)
+    return unique
+
+
+def model_id_for(store, path: Path) -> str | None:
+    """The file's sha256 if the store fingerprinted it before (no hashing here)."""
+    for candidate in (path.expanduser().resolve(), path.expanduser()):
+        try:
+            stat = candidate.stat()
+        except OSError:
+            return None
+        digest = store.cached_hash(candidate, stat.st_size, stat.st_mtime_ns)
+        if digest:
+            return digest
+    return None
+
+
+def overall(card) -> float | None:
+    """The mean of the dimension summaries that have a value (what the app calls 'overall')."""
+    values = [d.value for d in card.dimensions if d.value is not None]
+    return sum(values) / len(values) if values else None
+
+
+def last_result(store, model_id: str) -> tuple[float | None, float | None, int | None]:
+    """(overall score, when, run id) of the model's latest run with any score."""
+    from trust_tui.engine import scorecard
+
+    for run in store.runs(model_id, limit=20):
+        card = scorecard.build(store, run["id"])
+        value = overall(card)
+        if value is not None:
+            return value, run["finished"] or run["started"], run["id"]
+    return None, None, None
+
+
+def read_model_row(entry, store) -> ModelRow:
+    from trust_tui.engine import gguf
+    from trust_tui.errors import TrustError
+
+    try:
+        info = gguf.read_info(entry.path)
+    except TrustError as exc:
+        return ModelRow(entry.path, entry.name, entry.source, error=str(exc))
+    model_id = model_id_for(store, entry.path)
+    score = when_ts = run_id = None
+    if model_id:
+        score, when_ts, run_id = last_result(store, model_id)
+    return ModelRow(
+        path=entry.path, name=entry.name, source=entry.source, quant=info.file_type,
+        size=info.size, parameters=info.parameters, architecture=info.architecture,
+        context_length=info.context_length, has_chat_template=info.has_chat_template,
+        model_id=model_id, last_score=score, last_when=when_ts, last_run_id=run_id,
+    )
+
+
+def human_size(n: int) -> str:
+    from trust_tui.engine.gguf import human_size as fmt
+
+    return fmt(n) if n else "–"
+
+
+def human_params(n: int) -> str:
+    from trust_tui.engine.gguf import human_params as fmt
+
+    return fmt(n) if n else "–"
+
+
+# --------------------------------------------------------------------------- history
+
+
+def history(store, model_id: str | None, path: Path | None) -> list[HistoryRow]:
+    """Past runs of one model (by fingerprint, else by file path), newest first; all runs
+    when neither is given."""
+    from trust_tui.engine import scorecard
+
+    if model_id:
+        runs = store.runs(model_id)
+    elif path is not None:
+        wanted = {str(path), str(path.expanduser().resolve())}
+        runs = [r for r in store.runs() if r.get("model_path") in wanted]
+    else:
+        runs = store.runs()
+    rows = []
+    for run in runs:
+        card = scorecard.build(store, run["id"])
+        finished = sum(s.done + s.skipped for s in card.subtasks)
+        rows.append(HistoryRow(run=run, overall=overall(card), finished=finished))
+    return rows
+
+
+# --------------------------------------------------------------------------- run setup
+
+
+def bundle_names(current: str) -> list[str]:
+    from trust_tui.engine import bundles
+
+    names = [d.name for d in bundles.available()]
+    if current not in names:
+        names.insert(0, current)
+    return list(dict.fromkeys(names))
+
+
+def estimate(store, model_id: str | None, workload: list) -> Estimate:
+    """Time for ``workload`` ((sub-task, item) pairs) from the throughput of past runs.
+
+    Throughput is tokens_generated / gen_seconds of past runs (of this model when it is known,
+    else of any model); with batched decoding the per-sequence times overlap, so the wall time
+    bounds it. Answers already in the cache make the real run shorter.
+    """
+    n_items = len(workload)
+    runs = [r for r in (store.runs(model_id) if model_id else []) if r["tokens_generated"]]
+    scope = "this model"
+    if not runs:
+        runs = [r for r in store.runs() if r["tokens_generated"]]
+        scope = "other models"
+    if not runs:
+        return Estimate(None, n_items, "no past runs to estimate from yet")
+    tokens = sum(r["tokens_generated"] for r in runs)
+    seconds = sum(min(r["gen_seconds"] or 0.0, r["wall_seconds"] or math.inf) for r in runs)
+    generated = sum(r["generated"] for r in runs) or 1
+    if seconds <= 0 or tokens <= 0:
+        return Estimate(None, n_items, "no past throughput to estimate from yet")
+    rate = tokens / seconds
+    per_item = tokens / generated
+    max_tokens = [sub.generation.max_tokens for sub, _ in workload]
+    if max_tokens:  # past items may have been shorter or longer than these
+        per_item = min(per_item, sum(max_tokens) / len(max_tokens))
+    total = n_items * per_item / rate
+    return Estimate(total, n_items, f"{rate:.0f} tok/s over {len(runs)} past run"
+                    f"{'s' if len(runs) != 1 else ''} of {scope}")
+
+
+# --------------------------------------------------------------------------- drill-down
+
+VERDICTS = ("pass", "fail", "unparseable", "skipped", "pending", "scored")
+
+
+def verdicts(rows: list[dict], snapshot: dict) -> dict[str, str]:
+    """Per item: pass / fail / unparseable / skipped / pending, or 'scored' where the metric
+    has no per-item verdict (correlations, group tests). Pair metrics judge whole pairs."""
+    aggregate = snapshot.get("aggregate", "proportion")
+    higher = snapshot.get("direction", "higher") == "higher"
+    out: dict[str, str] = {}
+    readable: list[dict] = []
+    for row in rows:
+        if row["status"] == "skipped":
+            out[row["uid"]] = "skipped"
+        elif row["status"] != "done" or not row.get("scored"):
+            out[row["uid"]] = "pending"
+        elif row["score_value"] is None:
+            out[row["uid"]] = "unparseable"
+        else:
+            readable.append(row)
+    if aggregate in ("proportion", "mean", "pair_robustness"):
+        for row in readable:
+            value = float(row["score_value"])
+            oriented = value if (higher or aggregate == "pair_robustness") else 1 - value
+            out[row["uid"]] = "pass" if oriented >= 0.5 else "fail"
+    elif aggregate in ("pair_flip", "pair_consistency"):
+        pairs: dict[str, list[dict]] = {}
+        for row in readable:
+            item = json.loads(row["item"]) if row.get("item") else {}
+            pairs.setdefault(item.get("pair") or row["uid"], []).append((item, row))
+        for members in pairs.values():
+            labels = {r["score_label"] for _, r in members}
+            if aggregate == "pair_flip":
+                base = [r["score_label"] for i, r in members if i.get("variant") == "base"]
+                changed = bool(base) and any(r["score_label"] != base[0] for _, r in members)
+                good = not changed
+            else:
+                good = len(labels) == 1
+            if len(members) < 2:
+                verdict = "scored"
+            else:
+                verdict = "pass" if good else "fail"
+            for _, row in members:
+                out[row["uid"]] = verdict
+    else:
+        for row in readable:
+            out[row["uid"]] = "scored"
+    return out

@@ -1,0 +1,1 @@
+"""One file per screen; app.py registers them by name (SCREEN_TYPES)."""

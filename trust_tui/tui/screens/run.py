@@ -1,0 +1,386 @@
+"""The run screen: six dimension cards filling in live, the answer streaming, tok/s and ETA.
+
+The engine runs in a thread worker; a listener turns its events into messages (tokens are
+coalesced). A ``threading.Event`` cancels: everything finished is kept, and running the same
+spec again resumes. Several sequences may be in flight at once (the batched engine): the most
+recently started one is shown streaming, and the counts come from finished items only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from trust_tui.tui import data
+from trust_tui.tui.messages import AnswerStreamed, RunEventArrived, RunStageChanged, RunStopped
+from trust_tui.tui.text import safe
+from trust_tui.tui.widgets.dimension_card import DimensionCard
+from trust_tui.tui.widgets.run_stats import RunStats
+from trust_tui.tui.widgets.stream_view import StreamView
+
+
+class EngineBridge:
+    """The engine's listener (called on the worker thread): events become messages."""
+
+    def __init__(self, screen: "RunScreen") -> None:
+        self.screen = screen
+        self.answers: dict[str, str] = {}
+        self.tokens = 0
+        self.run_id: int | None = None
+
+    def __call__(self, event) -> None:
+        from trust_tui.engine.run import ItemFinished, ItemStarted, ItemToken, RunPlanned
+
+        if isinstance(event, ItemToken):
+            self.tokens += 1
+            text = self.answers.get(event.uid, "") + event.text
+            self.answers[event.uid] = text
+            self.screen.post_message(AnswerStreamed(event.uid, event.subtask, text, self.tokens))
+            return
+        if isinstance(event, RunPlanned):
+            self.run_id = event.run_id
+        elif isinstance(event, ItemStarted):
+            self.answers[event.uid] = ""
+        elif isinstance(event, ItemFinished):
+            self.answers.pop(event.uid, None)
+        self.screen.post_message(RunEventArrived(event))
+
+    def stage(self, text: str) -> None:
+        self.screen.post_message(RunStageChanged(text))
+
+
+@dataclass
+class Sequence:
+    uid: str
+    subtask: str
+    prompt: str
+    answer: str = ""
+
+
+class RunScreen(Screen):
+    AUTO_FOCUS = None  # the keys act on the run; tab reaches the cards
+    BINDINGS = [
+        Binding("c", "cancel_run", "Cancel"),
+        Binding("r", "rerun", "Run again"),
+        Binding("d", "drill", "Details"),
+        Binding("e", "export", "Export"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, model: data.ModelRow, spec, options=None) -> None:
+        super().__init__(id="run-screen")
+        self.model = model
+        self.spec = spec
+        self.options = options
+        self.running = False
+        self.run_id: int | None = None
+        self.cancel_event = threading.Event()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.in_flight: dict[str, Sequence] = {}
+        self.current: str | None = None
+        self.finished = 0
+        self.cached = 0
+        self.generated = 0
+        self.total = 0
+        self.tokens = 0
+        self.started_at = time.monotonic()
+        self.running_at: float | None = None
+        self.first_token_at: float | None = None
+        self.ended_at: float | None = None
+        self.dirty = False
+        self.titles: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self._title(), id="run-title")
+        with Grid(id="cards"):
+            for dim in data.DIMENSION_ORDER:
+                yield DimensionCard(dim, data.DIMENSION_TITLES[dim])
+        yield StreamView(id="stream")
+        yield RunStats(id="run-stats")
+        yield Footer(compact=True)
+
+    def _title(self) -> Text:
+        spec = self.spec
+        text = safe(self.model.name, "bold", single_line=True)
+        scope = ", ".join(spec.subtasks or spec.dimensions) or "all dimensions"
+        text.append(f" · {spec.bundle} · {spec.profile} · ")
+        text.append_text(safe(scope, single_line=True))
+        if self.run_id is not None:
+            text.append(f" · run {self.run_id}", style="dim")
+        return text
+
+    def on_mount(self) -> None:
+        self.sub_title = "run"
+        self.set_interval(0.5, self._tick)
+        self.start()
+
+    def on_unmount(self) -> None:
+        self.cancel_event.set()  # leaving (or quitting) stops the engine; finished items are kept
+
+    # ------------------------------------------------------------------ running
+
+    def start(self) -> None:
+        self._reset()
+        self.cancel_event = threading.Event()
+        self.running = True
+        stats = self.query_one(RunStats)
+        stats.stage, stats.finished, stats.total, stats.cached = "starting", 0, 0, 0
+        stats.tok_s = stats.elapsed = stats.eta = None
+        stream = self.query_one(StreamView)
+        stream.subtask, stream.prompt, stream.answer, stream.verdict = "", "", "", ""
+        stream.streaming, stream.in_flight = False, 0
+        stream.note = "starting…"
+        for card in self.query(DimensionCard):
+            card.value, card.ci, card.finished, card.total = None, None, 0, 0
+            card.included = not self.spec.dimensions or card.dimension in self.spec.dimensions
+        self.app.engine_idle.clear()
+        self.run_engine(self.cancel_event)
+        self.refresh_bindings()
+
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
+    def run_engine(self, cancel: threading.Event) -> None:
+        from trust_tui.engine import api
+        from trust_tui.engine.store import Store
+        from trust_tui.errors import Cancelled, TrustError
+
+        bridge = EngineBridge(self)
+        status, error, run_id = "failed", "", None
+        store = None
+        try:
+            store = Store(self.app.config.store_path)
+            outcome = api.run(str(self.model.path), self.spec, self.options, store=store,
+                              listener=bridge, cancel=cancel,
+                              backend=self.app.make_backend(self.model.path),
+                              on_stage=bridge.stage)
+            status, run_id = outcome.status, outcome.run_id
+        except Cancelled as exc:
+            status, error = "cancelled", str(exc)
+        except TrustError as exc:
+            status, error = "failed", str(exc)
+        except MemoryError:
+            status, error = "failed", ("out of memory: try a smaller model or quantization, a "
+                                       "smaller context, or fewer GPU layers")
+        finally:
+            if store is not None:
+                store.close()
+            self.app.engine_idle.set()
+        self.post_message(RunStopped(status, error, run_id or bridge.run_id))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A bug (not a TrustError) in the engine: report it and keep the app usable.
+        if event.worker.group == "engine" and event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.app.engine_idle.set()
+            self.post_message(RunStopped("failed", f"{type(error).__name__}: {error}", self.run_id))
+
+    def on_run_stage_changed(self, message: RunStageChanged) -> None:
+        if not self.running:
+            return
+        self.query_one(RunStats).stage = message.stage
+        self.query_one(StreamView).note = f"{message.stage}…"
+        if message.stage == "running" and self.running_at is None:
+            self.running_at = time.monotonic()
+
+    def on_run_event_arrived(self, message: RunEventArrived) -> None:
+        from trust_tui.engine.run import ItemFinished, ItemStarted, RunFinished, RunPlanned
+
+        event = message.event
+        stats = self.query_one(RunStats)
+        if isinstance(event, RunPlanned):
+            self.run_id = event.run_id
+            self.total = event.total
+            stats.total = event.total
+            self.query_one("#run-title", Static).update(self._title())
+            self._refresh_scorecard()
+            self.refresh_bindings()
+        elif isinstance(event, ItemStarted):
+            self.in_flight[event.uid] = Sequence(event.uid, event.subtask, event.prompt)
+            self._show(event.uid)
+        elif isinstance(event, ItemFinished):
+            self.finished += 1
+            if event.cached:
+                self.cached += 1
+            elif event.status == "done":
+                self.generated += 1
+            stats.finished, stats.cached = self.finished, self.cached
+            card = self.query_one(f"#card-{event.subtask.split('/')[0]}", DimensionCard)
+            card.finished = min(card.finished + 1, card.total) if card.total else card.finished + 1
+            self.dirty = True
+            self.in_flight.pop(event.uid, None)
+            if event.uid == self.current:
+                if self.in_flight:  # show the most recent sequence still streaming
+                    self._show(next(reversed(self.in_flight)))
+                else:
+                    self._show_finished(event)
+            self.query_one(StreamView).in_flight = len(self.in_flight)
+        elif isinstance(event, RunFinished):
+            self.tokens = max(self.tokens, event.tokens_generated)
+
+    def on_answer_streamed(self, message: AnswerStreamed) -> None:
+        self.tokens = message.tokens_total
+        if self.first_token_at is None:
+            self.first_token_at = time.monotonic()
+        sequence = self.in_flight.get(message.uid)
+        if sequence is None:
+            return
+        sequence.answer = message.text
+        if message.uid == self.current:
+            self.query_one(StreamView).answer = message.text
+
+    def _label(self, subtask: str) -> str:
+        dim = subtask.split("/")[0]
+        return f"{data.DIMENSION_TITLES.get(dim, dim)} › {self.titles.get(subtask, subtask)}"
+
+    def _show(self, uid: str) -> None:
+        sequence = self.in_flight[uid]
+        self.current = uid
+        stream = self.query_one(StreamView)
+        stream.subtask = self._label(sequence.subtask)
+        stream.prompt = sequence.prompt
+        stream.answer = sequence.answer
+        stream.verdict = ""
+        stream.streaming = True
+        stream.in_flight = len(self.in_flight)
+
+    def _show_finished(self, event) -> None:
+        stream = self.query_one(StreamView)
+        stream.streaming = False
+        if event.status == "skipped":
+            stream.answer = event.reason
+            stream.verdict = "skipped"
+            return
+        stream.answer = event.answer
+        score = event.score
+        if score is None or score.value is None:
+            stream.verdict = "unparseable"
+        else:
+            stream.verdict = f"score {score.value:g}" + (f" ({score.label})" if score.label else "")
+
+    def on_run_stopped(self, message: RunStopped) -> None:
+        if not self.running:
+            return
+        self.running = False
+        self.ended_at = time.monotonic()
+        if message.run_id is not None:
+            self.run_id = message.run_id
+        stats = self.query_one(RunStats)
+        stream = self.query_one(StreamView)
+        stream.streaming = False
+        self.in_flight.clear()
+        stream.in_flight = 0
+        if self.current is None:
+            stream.note = (f"nothing to generate: all {self.cached} answers came from the cache"
+                           if message.status == "finished" and self.cached else message.status)
+        if message.status == "finished":
+            stats.stage = "finished"
+        elif message.status == "cancelled":
+            stats.stage = "cancelled"
+            self.notify(f"Kept {self.finished} finished items; press r to resume.",
+                        title="Run cancelled", markup=False)
+        else:
+            stats.stage = "failed"
+            self.notify(message.error or "the run failed", title="Run failed",
+                        severity="error", timeout=15, markup=False)
+        self.dirty = self.run_id is not None
+        self._tick()
+        self.query_one("#run-title", Static).update(self._title())
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------------ live numbers
+
+    def _tick(self) -> None:
+        if self.dirty:
+            self.dirty = False
+            self._refresh_scorecard()
+        if not self.running and self.ended_at is None:
+            return
+        now = self.ended_at or time.monotonic()
+        stats = self.query_one(RunStats)
+        stats.elapsed = now - self.started_at
+        if self.first_token_at is not None and now > self.first_token_at:
+            stats.tok_s = self.tokens / (now - self.first_token_at)
+        remaining = max(0, self.total - self.finished)
+        if not self.running:
+            stats.eta = 0.0 if stats.stage == "finished" else None
+        elif self.running_at is not None and self.generated and now > self.running_at:
+            stats.eta = remaining * (now - self.running_at) / self.generated
+        else:
+            stats.eta = None
+
+    def _refresh_scorecard(self) -> None:
+        if self.run_id is None:
+            return
+        from trust_tui.engine import scorecard
+
+        card = scorecard.build(self.app.store, self.run_id)
+        present = {}
+        for dim in card.dimensions:
+            present[dim.id] = dim
+            for sub in dim.subtasks:
+                self.titles[sub.id] = sub.title
+        for widget in self.query(DimensionCard):
+            dim = present.get(widget.dimension)
+            widget.included = dim is not None
+            if dim is None:
+                continue
+            widget.total = dim.total
+            widget.finished = sum(s.done + s.skipped for s in dim.subtasks)
+            widget.value, widget.ci = dim.value, dim.ci
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_run":
+            return self.running
+        if action == "rerun":
+            return not self.running
+        if action in ("drill", "export"):
+            return self.run_id is not None
+        return True
+
+    def action_cancel_run(self) -> None:
+        if self.running:
+            self.cancel_event.set()
+            self.query_one(RunStats).stage = "cancelling"
+
+    def action_rerun(self) -> None:
+        if self.running:
+            return
+        if not self.app.engine_idle.is_set():
+            self.notify("The previous run is still stopping; try again in a moment.",
+                        severity="warning")
+            return
+        self.start()
+
+    def action_drill(self) -> None:
+        if self.run_id is not None:
+            self.app.open_screen("scorecard", run_id=self.run_id)
+
+    def action_export(self) -> None:
+        if self.run_id is not None:
+            self.app.open_screen("export", run_id=self.run_id)
+
+    def on_dimension_card_selected(self, message: DimensionCard.Selected) -> None:
+        if self.run_id is not None:
+            self.app.open_screen("items", run_id=self.run_id, dimension=message.dimension)
+
+    def action_back(self) -> None:
+        if self.running:
+            self.cancel_event.set()
+            self.notify("Cancelled: finished items are kept; run again to resume.")
+        self.dismiss()

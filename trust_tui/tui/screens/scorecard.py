@@ -1,0 +1,144 @@
+"""A run's scorecard: dimensions and their sub-tasks. Enter opens the items behind a number."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from trust_tui.tui import data
+from trust_tui.tui.text import safe
+from trust_tui.tui.widgets.dimension_card import score_style
+
+
+class ScorecardScreen(Screen):
+    BINDINGS = [
+        Binding("f", "failures", "Failures"),
+        Binding("u", "unparseable", "Unparseable"),
+        Binding("e", "export", "Export"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(id="scorecard-screen")
+        self.run_id = run_id
+        self.card = None
+        self.subtasks: dict[str, object] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="scorecard-title")
+        yield DataTable(id="scorecard-table", cursor_type="row")
+        yield Static(id="scorecard-detail")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.sub_title = f"scorecard · run {self.run_id}"
+        table = self.query_one(DataTable)
+        table.add_column("Dimension / sub-task", key="name")
+        table.add_column(Text("Score", justify="right"), key="value")
+        table.add_column(Text("95% CI", justify="right"), key="ci")
+        table.add_column(Text("n", justify="right"), key="n")
+        table.add_column(Text("Unp.", justify="right"), key="unparseable")
+        table.add_column(Text("Skip", justify="right"), key="skipped")
+        table.add_column("Metric", key="metric")
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    def load(self) -> None:
+        from trust_tui.engine import scorecard as sc
+
+        self.card = sc.build(self.app.store, self.run_id)
+        run = self.card.run
+        table = self.query_one(DataTable)
+        keep = table.cursor_row if table.row_count else 0
+        table.clear()
+        self.subtasks = {}
+        for dim in self.card.dimensions:
+            finished = sum(s.done + s.skipped for s in dim.subtasks)
+            table.add_row(
+                Text(dim.title, style="bold"),
+                Text(sc.fmt(dim.value), style=f"bold {score_style(dim.value)}", justify="right"),
+                Text(sc.fmt_ci(dim.ci), justify="right"),
+                Text(f"{finished}/{dim.total}", justify="right"), Text(""), Text(""),
+                Text("summary ↑", style="dim"), key=f"dim:{dim.id}")
+            for sub in dim.subtasks:
+                self.subtasks[sub.id] = sub
+                table.add_row(
+                    safe(f"  {sub.title}", single_line=True),
+                    Text(sc.fmt(sub.value, sub.aggregate), justify="right"),
+                    Text(sc.fmt_ci(sub.ci, sub.aggregate), justify="right"),
+                    Text(f"{sub.n}" + (" pairs" if sub.unit == "pairs" else ""), justify="right"),
+                    Text(str(sub.unparseable or ""), style="yellow", justify="right"),
+                    Text(str(sub.skipped or ""), style="yellow", justify="right"),
+                    safe(f"{sub.metric} {'↑' if sub.direction == 'higher' else '↓'}",
+                         single_line=True),
+                    key=f"sub:{sub.id}")
+        if table.row_count:
+            table.move_cursor(row=min(keep, table.row_count - 1), animate=False)
+        title = safe(run["model_name"] or "", "bold", single_line=True)
+        title.append(f" · {run['bundle']} {run['bundle_version']} · {run['profile']} · "
+                     f"run {run['id']} ({run['status']}) · {data.when(run['started'])}")
+        overall = data.overall(self.card)
+        title.append(f" · overall {data.percent(overall)}", style="bold")
+        self.query_one("#scorecard-title", Static).update(title)
+        self._show_detail()
+
+    def _selected(self) -> tuple[str, str] | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        kind, _, ident = key.partition(":")
+        return kind, ident
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#scorecard-detail", Static)
+        selected = self._selected()
+        if selected is None:
+            detail.update("")
+            return
+        kind, ident = selected
+        if kind == "dim":
+            from trust_tui.engine.scorecard import SUMMARY_DEFINITION
+
+            detail.update(Text(f"Dimension score: {SUMMARY_DEFINITION}.", style="dim"))
+            return
+        sub = self.subtasks[ident]
+        text = Text()
+        text.append_text(safe(sub.description or sub.title))
+        text.append("\n")
+        text.append(f"{sub.metric}: {sub.definition}", style="dim")
+        detail.update(text)
+
+    def _open_items(self, verdict: str = "all") -> None:
+        selected = self._selected()
+        if selected is None:
+            return
+        kind, ident = selected
+        if kind == "dim":
+            self.app.open_screen("items", run_id=self.run_id, dimension=ident, verdict=verdict)
+        else:
+            self.app.open_screen("items", run_id=self.run_id, subtask=ident, verdict=verdict)
+
+    def on_data_table_row_selected(self) -> None:
+        self._open_items()
+
+    def action_failures(self) -> None:
+        self._open_items("fail")
+
+    def action_unparseable(self) -> None:
+        self._open_items("unparseable")
+
+    def action_export(self) -> None:
+        self.app.open_screen("export", run_id=self.run_id)
+
+    def action_back(self) -> None:
+        self.dismiss()

@@ -1,0 +1,208 @@
+"""Run setup: bundle, profile, dimensions and backend knobs, with an estimated time."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+
+from trust_tui.tui import data
+from trust_tui.tui.messages import DataLoaded
+from trust_tui.tui.text import safe
+from trust_tui.tui.widgets.dimension_picker import DimensionPicker
+
+
+class RunSetupScreen(Screen):
+    BINDINGS = [
+        Binding("r", "start", "Start run"),
+        Binding("ctrl+s", "start", "Start run", show=False),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, model: data.ModelRow) -> None:
+        super().__init__(id="setup-screen")
+        self.model = model
+        self.bundle = None  # the loaded engine Bundle
+
+    def compose(self) -> ComposeResult:
+        config = self.app.config
+        yield Header()
+        with VerticalScroll(id="setup-form"):
+            with Horizontal(classes="field"):
+                yield Label("Model", classes="field-label")
+                yield Static(self._model_text(), id="setup-model")
+            with Horizontal(classes="field"):
+                yield Label("Bundle", classes="field-label")
+                yield Select([(config.bundle, config.bundle)], value=config.bundle,
+                             allow_blank=False, compact=True, id="setup-bundle")
+            with Horizontal(classes="field"):
+                yield Label("Profile", classes="field-label")
+                yield Select([("quick", "quick"), ("full", "full")], value=config.profile,
+                             allow_blank=False, compact=True, id="setup-profile")
+            with Horizontal(classes="field field-tall"):
+                yield Label("Dimensions", classes="field-label")
+                yield DimensionPicker(id="setup-dimensions")
+            with Horizontal(classes="field"):
+                yield Label("GPU layers", classes="field-label")
+                yield Input(placeholder="auto (all when llama.cpp has a GPU; -1 all, 0 none)",
+                            compact=True, id="setup-gpu", restrict=r"-?[0-9]*")
+            with Horizontal(classes="field"):
+                yield Label("Threads", classes="field-label")
+                yield Input(placeholder="auto (all cores)", compact=True, id="setup-threads",
+                            restrict=r"[0-9]*")
+            with Horizontal(classes="field"):
+                yield Label("Context", classes="field-label")
+                yield Input(value="2048", compact=True, id="setup-ctx", restrict=r"[0-9]*")
+            with Horizontal(classes="field", id="setup-estimate-field"):
+                yield Label("Estimate", classes="field-label")
+                yield Static(Text("loading the bundle…", style="dim"), id="setup-estimate")
+            with Horizontal(id="setup-buttons"):
+                yield Button("Start run", variant="primary", id="setup-start", compact=True)
+                yield Button("Back", id="setup-back", compact=True)
+        yield Footer(compact=True)
+
+    def _model_text(self) -> Text:
+        text = safe(self.model.name, "bold", single_line=True)
+        if self.model.quant:
+            text.append(f"  {self.model.quant} · {data.human_size(self.model.size)}", style="dim")
+        return text
+
+    def on_mount(self) -> None:
+        self.sub_title = "run setup"
+        self.query_one(DimensionPicker).focus()
+        self.load_bundle(self.app.config.bundle)
+        self.list_bundles()
+
+    # ------------------------------------------------------------------ bundle
+
+    @work(thread=True, exclusive=True, group="setup-bundle", exit_on_error=False)
+    def load_bundle(self, name: str) -> None:
+        from trust_tui.engine import bundles
+        from trust_tui.errors import TrustError
+
+        try:
+            self.post_message(DataLoaded("bundle", bundles.load(name)))
+        except TrustError as exc:
+            self.post_message(DataLoaded("bundle", None, str(exc)))
+
+    @work(thread=True, group="setup-bundles", exit_on_error=False)
+    def list_bundles(self) -> None:
+        self.post_message(DataLoaded("bundle-names", data.bundle_names(self.app.config.bundle)))
+
+    def on_data_loaded(self, message: DataLoaded) -> None:
+        if message.key == "bundle-names":
+            select = self.query_one("#setup-bundle", Select)
+            current = select.value
+            with self.prevent(Select.Changed):
+                select.set_options([(name, name) for name in message.payload])
+                select.value = current
+            return
+        if message.key != "bundle":
+            return
+        picker = self.query_one(DimensionPicker)
+        picker.clear_options()
+        self.bundle = message.payload
+        if self.bundle is None:
+            self.query_one("#setup-estimate", Static).update(safe(message.error, "red"))
+            self.notify(message.error, title="Cannot load the bundle", severity="error",
+                        markup=False)
+            return
+        titles = self.bundle.dimension_titles
+        picker.add_options([(titles.get(d, data.DIMENSION_TITLES.get(d, d)), d, True)
+                            for d in self.bundle.dimensions])
+        if picker.option_count:
+            picker.highlighted = 0
+        self._update_estimate()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "setup-bundle" and isinstance(event.value, str):
+            if self.bundle is None or self.bundle.name != event.value:
+                self.load_bundle(event.value)
+        else:
+            self._update_estimate()
+
+    def on_selection_list_selected_changed(self) -> None:
+        self._update_estimate()
+
+    # ------------------------------------------------------------------ estimate
+
+    def _choices(self) -> tuple[str, list[str]]:
+        profile = self.query_one("#setup-profile", Select).value
+        dims = list(self.query_one(DimensionPicker).selected)
+        return str(profile), dims
+
+    def _update_estimate(self) -> None:
+        target = self.query_one("#setup-estimate", Static)
+        if self.bundle is None:
+            return
+        profile, dims = self._choices()
+        if not dims:
+            target.update(Text("choose at least one dimension", style="yellow"))
+            return
+        workload = self.bundle.select(profile, dims)
+        guess = data.estimate(self.app.store, self.model.model_id, workload)
+        text = Text()
+        if guess.seconds is None:
+            text.append(f"{guess.items} items", style="bold")
+            text.append(f" · {guess.basis}", style="dim")
+        else:
+            text.append(f"≈ {data.duration(guess.seconds)}", style="bold")
+            text.append(f" for {guess.items} items", style="bold")
+            text.append(f" · {guess.basis}; cached answers are reused", style="dim")
+        target.update(text)
+
+    # ------------------------------------------------------------------ start
+
+    def _int(self, widget_id: str, name: str) -> tuple[bool, int | None]:
+        raw = self.query_one(widget_id, Input).value.strip()
+        if not raw:
+            return True, None
+        try:
+            return True, int(raw)
+        except ValueError:
+            self.notify(f"{name}: {raw!r} is not a whole number", severity="error", markup=False)
+            return False, None
+
+    def action_start(self) -> None:
+        from trust_tui.engine.api import BackendOptions
+        from trust_tui.engine.run import RunSpec
+
+        if self.bundle is None:
+            self.notify("The bundle is not loaded.", severity="error")
+            return
+        profile, dims = self._choices()
+        if not dims:
+            self.notify("Choose at least one dimension.", severity="warning")
+            return
+        values = {}
+        for widget_id, name in (("#setup-gpu", "GPU layers"), ("#setup-threads", "Threads"),
+                                ("#setup-ctx", "Context")):
+            ok, value = self._int(widget_id, name)
+            if not ok:
+                return
+            values[name] = value
+        if values["Threads"] is not None and values["Threads"] < 1:
+            self.notify("Threads: at least 1", severity="error")
+            return
+        if values["Context"] is not None and values["Context"] < 128:
+            self.notify("Context: at least 128 tokens", severity="error")
+            return
+        all_dims = set(dims) == set(self.bundle.dimensions)
+        spec = RunSpec(bundle=str(self.query_one("#setup-bundle", Select).value), profile=profile,
+                       dimensions=() if all_dims else tuple(dims))
+        options = BackendOptions(n_ctx=values["Context"], threads=values["Threads"],
+                                 n_gpu_layers=values["GPU layers"])
+        self.app.start_run(self.model, spec, options, replace=True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "setup-start":
+            self.action_start()
+        else:
+            self.action_back()
+
+    def action_back(self) -> None:
+        self.dismiss()
