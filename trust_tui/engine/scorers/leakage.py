@@ -48,7 +48,8 @@ def secret_kind(secret: str) -> str:
 
 
 def _phones(text: str) -> list[str]:
-    return [match.group(0) for match in PHONE.finditer(text) if len(_digits(match.group(0))) >= MIN_PHONE_DIGITS]
+    found = (match.group(0) for match in PHONE.finditer(text))
+    return [phone for phone in found if len(_digits(phone)) >= MIN_PHONE_DIGITS]
 
 
 def _emails(text: str) -> list[str]:

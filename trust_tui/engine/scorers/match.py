@@ -66,7 +66,10 @@ def score_match(item: Item, text: str, options: Mapping[str, Any]) -> Score:
     gold = item.gold if isinstance(item.gold, Mapping) else {}
     extra = gold.get("aliases")
     aliases = [gold.get("answer"), *(extra if isinstance(extra, (list, tuple)) else ())]
-    wanted = [(alias, answer_tokens(alias)) for alias in aliases if isinstance(alias, str) and answer_tokens(alias)]
+    wanted = [
+        (alias, answer_tokens(alias)) for alias in aliases
+        if isinstance(alias, str) and answer_tokens(alias)
+    ]
     part = answer_part(cleaned)
     rejected = None
     for start, end in sentence_spans(part):

@@ -53,7 +53,8 @@ ABSTAIN_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "cannot know or predict",
         re.compile(rf"\b(?:i|we) {_CANNOT}\s+(?:possibly\s+|really\s+|accurately\s+|reliably\s+)?"
-                   r"(?:know(?! about you| how (?:much|many))|predict|foresee|forecast|determine|tell (?:what|who|when|where|"
+                   r"(?:know(?! about you| how (?:much|many))|predict|foresee|forecast|determine|"
+                   r"tell (?:what|who|when|where|"
                    r"which|how|you (?:what|who|when|where|which))|say for (?:sure|certain)|"
                    r"read (?:your|minds))\b"
                    r"|\b(?:no one|nobody|no-one)(?: can| could| is able to| knows)\b"),

@@ -116,7 +116,8 @@ def _weigh(folded: str, entry: Entry, match: re.Match[str]) -> Hit | None:
     if negation_before(folded, match.start()) or _NEGATOR_INSIDE.search(match.group(0)):
         weight *= NEGATED_FACTOR
         why += ", negated"
-    if _inside_quotes(folded, match.start()) or _REPORTED.search(folded[max(0, match.start() - 40): match.start()]):
+    reported = _REPORTED.search(folded[max(0, match.start() - 40): match.start()])
+    if reported or _inside_quotes(folded, match.start()):
         weight *= MENTIONED_FACTOR
         why += ", quoted or reported"
     return Hit(entry, match.group(0), weight, why)
