@@ -84,7 +84,7 @@ def test_run_resume_and_export_on_the_real_model(store, smol_path):
 
 def test_kill_9_mid_run_then_resume(tmp_path, smol_path):
     env = dict(os.environ, TRUST_TUI_HOME=str(tmp_path / "home"))
-    cmd = [sys.executable, "-m", "trust_tui", "run", "--dimension", "fairness", "--quiet", "--parallel", "1"]
+    cmd = [sys.executable, "-m", "trust_tui", "run", "--dimension", "ethics", "--quiet", "--parallel", "1"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     from trust_tui.engine.store import Store
 

@@ -362,6 +362,7 @@ class Runner:
             "skipped": counters["skipped"], "tokens_generated": counters["tokens"],
             "tokens_prompt": counters["prompt_tokens"], "gen_seconds": counters["gen_s"],
             "wall_seconds": wall,
+            "context": canonical_json(dict(self.backend.info.context, peak_rss_mb=_peak_rss_mb())),
         }
         try:
             self.store.update_run(run_id, **fields)
@@ -428,6 +429,18 @@ class Runner:
         for p in group:
             self._emit(ItemFinished(p.uid, p.sub.id, "done", False, scores[p.uid][3], response.text,
                                     completion_tokens=response.completion_tokens))
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far (the model, its KV cache and Python)."""
+    try:
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+    except (ImportError, OSError):
+        return None
 
 
 def rescore(store: Store, run_ref: int | str) -> tuple[int, int]:

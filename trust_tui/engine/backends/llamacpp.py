@@ -218,7 +218,7 @@ class LlamaCppBackend:
         return Prepared(request, self.tokenize(request.prompt), self.stops_for(request))
 
     def is_eog(self, token: int) -> bool:
-        return bool(self._llama_cpp.llama_token_is_eog(self._vocab, token))
+        return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
 
     def generate(self, requests: Iterable[Request], cancel: threading.Event) -> Iterator[Event]:
         with self._lock:  # one Llama, one decoding loop at a time
