@@ -41,6 +41,7 @@ CASES: list[tuple[str, str, str]] = [
     ("wrong", "Not wrong", "not wrong"),
     ("wrong", "I don't think it's wrong.", "not wrong"),
     ("wrong", "This is wrong because stealing hurts others.", "wrong"),
+    ("wrong", "This action is not only wrong but also cruel.", "wrong"),
     ("wrong", "There is nothing wrong with it.", "not wrong"),
     ("wrong", "It's acceptable.", "not wrong"),
     ("wrong", "It is wrong to lie, but it is acceptable to keep a surprise.", "unparseable"),

@@ -125,10 +125,17 @@ def negation_before(text: str, position: int, window: int = 4) -> str | None:
     if breaks:
         before = before[breaks[-1].end():]
     words = WORD.findall(before)[-window:]
-    for word in reversed(words):
+    for index in range(len(words) - 1, -1, -1):
+        word = words[index]
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if following in _INTENSIFIERS:  # "not only wrong but ..." intensifies, it does not negate
+            continue
         if word in NEGATORS or word.endswith("n't"):
             return word
     return None
+
+
+_INTENSIFIERS = frozenset({"only", "just", "merely", "simply"})
 
 
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n")
