@@ -99,3 +99,25 @@ def test_bad_toml_is_one_line(tmp_path):
 def test_shipped_bundle_is_found_through_importlib_resources():
     root = bundles.shipped_bundles_root()
     assert (root / "trust-core" / "bundle.toml").is_file()
+
+
+def test_built_wheel_contains_the_shipped_bundles_and_data(tmp_path):
+    """A non-editable install must find trust-core and the scorers' data files."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "-q",
+                             "-w", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    wheel = next(tmp_path.glob("trust_tui-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    core = bundles.load("trust-core")
+    for sub in core.subtasks:
+        relative = sub.items[0].source.split(":")[0].split("bundles/")[-1]
+        assert f"trust_tui/_bundles/{relative}" in names
+    assert "trust_tui/_bundles/trust-core/bundle.toml" in names
+    assert "trust_tui/_bundles/trust-core/DATA_CARD.md" in names
+    assert "trust_tui/engine/scorers/toxicity_lexicon.txt" in names
