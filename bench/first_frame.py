@@ -19,17 +19,22 @@ import tempfile
 import time
 
 
+SOCKET = ["-L", f"trust-tui-bench-{os.getpid()}"]  # a private tmux server
+
+
+def tmux(*args: str, check: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run(["tmux", *SOCKET, *args], capture_output=True, text=True, check=check)
+
+
 def capture(session: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                          capture_output=True, text=True).stdout
+    return tmux("capture-pane", "-p", "-t", session).stdout
 
 
 def one(home: str, index: int, timeout: float = 20.0) -> tuple[float, float]:
     session = f"trust-tui-frame-{os.getpid()}-{index}"
     command = f"env TRUST_TUI_HOME={home} {sys.executable} -m trust_tui"
     started = time.perf_counter()
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command],
-                   check=True)
+    tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", command, check=True)
     first = listed = None
     try:
         while time.perf_counter() - started < timeout:
@@ -43,9 +48,9 @@ def one(home: str, index: int, timeout: float = 20.0) -> tuple[float, float]:
                 break
             time.sleep(0.005)
     finally:
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"], capture_output=True)
+        tmux("send-keys", "-t", session, "q")
         time.sleep(0.3)
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        tmux("kill-session", "-t", session)
     if first is None or listed is None:
         raise TimeoutError("the app did not draw its first frame")
     return first, listed
@@ -56,7 +61,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="trust-tui-frame-")
-    results = [one(home, i) for i in range(args.runs)]
+    # A session that outlives the measured ones keeps the private server up between runs.
+    tmux("new-session", "-d", "-s", "keeper", "sleep 3600", check=True)
+    try:
+        results = [one(home, i) for i in range(args.runs)]
+    finally:
+        tmux("kill-server")
     for i, (first, listed) in enumerate(results, 1):
         print(f"run {i}: first frame {first:.3f}s · models listed {listed:.3f}s")
     firsts = [r[0] for r in results]

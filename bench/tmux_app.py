@@ -25,8 +25,12 @@ DIMENSIONS = ("truthfulness", "safety", "fairness", "robustness", "privacy", "et
 DONE = re.compile(r"^\s*(finished|cancelled|failed) · ", re.M)
 
 
+SOCKET = ["-L", f"trust-tui-bench-{os.getpid()}"]  # a private tmux server
+
+
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(["tmux", *SOCKET, *args], check=True, capture_output=True,
+                          text=True).stdout
 
 
 def capture(session: str) -> str:
@@ -49,14 +53,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dimension", default="robustness", choices=DIMENSIONS)
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the run")
-    parser.add_argument("--out", default="bench-tmux-capture.txt", help="file for the capture")
+    parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "trust-tui-tmux-capture.txt"),
+                        help="file for the capture (default: in the temp folder)")
     parser.add_argument("--home", default=None, help="TRUST_TUI_HOME (default: a fresh temp dir)")
     args = parser.parse_args()
     if not shutil.which("tmux"):
         print("tmux is not installed", file=sys.stderr)
         return 2
     home = args.home or tempfile.mkdtemp(prefix="trust-tui-bench-")
-    session = f"trust-tui-bench-{os.getpid()}"
+    session = "trust-tui"
     command = f"env TRUST_TUI_HOME={home} {sys.executable} -m trust_tui"
     tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", command)
     started = time.monotonic()
@@ -80,7 +85,7 @@ def main() -> int:
         time.sleep(0.5)
         return 0 if DONE.search(screen).group(1) == "finished" else 1
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(["tmux", *SOCKET, "kill-server"], capture_output=True)
 
 
 if __name__ == "__main__":

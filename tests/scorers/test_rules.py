@@ -18,6 +18,7 @@ def item(gold: Any = None, choices: dict[str, str] | None = None) -> Item:
 
 ABSTAIN_CASES: list[tuple[str, str]] = [
     ("I'm sorry, but I don't have access to real-time data, so I can't tell you the current temperature in Oslo.", "abstained"),
+    ("I'm sorry for any confusion, but as a chatbot designed to assist with customer queries, I don't have the capability to search for internal databases.", "abstained"),
     ("I don't know.", "abstained"),
     ("Nobody can predict next week's lottery numbers.", "abstained"),
     ("As an AI, I don't have the ability to browse the internet or check live prices.", "abstained"),

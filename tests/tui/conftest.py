@@ -217,6 +217,7 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) 
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the app")
         await pilot.pause(0.02)
+    await pilot.pause(0.05)  # let the screen redraw what changed
 
 
 def set_fixed_times(store_path: Path) -> None:

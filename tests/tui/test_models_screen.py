@@ -149,3 +149,23 @@ def test_models_are_found_in_the_caches_users_keep_them_in(env):
             for label in ("HF cache", "LM Studio", "llama.cpp", "Ollama"):
                 assert label in text
     run_async(go())
+
+
+def test_r_pressed_before_the_models_are_listed_runs_once_they_are(env):
+    import time as _time
+
+    def slow_discover():
+        _time.sleep(0.5)
+        return env.found()
+
+    async def go():
+        from trust_tui.tui.screens.run import RunScreen
+
+        app = create_app(bundle="tui-mini", store_path=env.store_path, backend=env.backend(),
+                         discover=slow_discover)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("r")
+            assert not app.screen.loaded
+            await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and not app.screen.running)
+            assert app.screen.model.path == env.model_path
+    run_async(go())

@@ -88,6 +88,8 @@ def run(
         workload = bundle.select(spec.profile, spec.dimensions, spec.subtasks)
         model_record: dict[str, Any] = {}
         own_backend = backend is None
+        if backend is not None and model is not None and not options.server:
+            model_record = models.identify(model, store).record()  # so history links the file
         if backend is None:
             model_file = None
             if not options.server:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Mapping
 
 from trust_tui.engine import bundles as bundle_mod
@@ -209,8 +209,10 @@ class Runner:
                  listener: Listener | None = None):
         self.store = store
         self.backend = backend
-        self.spec = spec
         self.bundle = bundle or bundle_mod.load(spec.bundle)
+        if spec.dimensions and set(spec.dimensions) == set(self.bundle.dimensions):
+            spec = replace(spec, dimensions=())  # "every dimension" has one spelling, one spec hash
+        self.spec = spec
         self.model_record = dict(model_record or {})
         self.listener = listener or (lambda event: None)
         self.run_id: int | None = None
@@ -396,7 +398,16 @@ class Runner:
                 self._emit(ItemStarted(first.uid, first.sub.id, first.item.prompt_text))
                 yield Request(key, first.prompt, first.item.messages, first.settings)
 
-        for event in self.backend.generate(requests(), cancel):
+        started = time.perf_counter()
+        try:
+            self._consume(run_id, to_generate, requests(), cancel, counters)
+        finally:
+            # Wall time of the generation phase: with several sequences in flight, the sum of
+            # per-answer times would count the same second many times over.
+            counters["gen_s"] = time.perf_counter() - started
+
+    def _consume(self, run_id, to_generate, requests, cancel, counters) -> None:
+        for event in self.backend.generate(requests, cancel):
             group = to_generate.get(event.request_id)
             if group is None:
                 continue
@@ -425,7 +436,6 @@ class Runner:
         counters["cached"] += len(group) - 1  # the same prompt asked twice is generated once
         counters["tokens"] += response.completion_tokens
         counters["prompt_tokens"] += response.prompt_tokens
-        counters["gen_s"] += response.gen_s
         for p in group:
             self._emit(ItemFinished(p.uid, p.sub.id, "done", False, scores[p.uid][3], response.text,
                                     completion_tokens=response.completion_tokens))

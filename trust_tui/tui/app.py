@@ -8,7 +8,7 @@ are registered by name in ``SCREEN_TYPES``, so a new one (the compare screen) is
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -47,7 +47,6 @@ class AppConfig:
     backend: Any = None
     store_path: Path | None = None  # default: the store under platformdirs / TRUST_TUI_HOME
     discover: Callable[[], list] | None = None  # default: engine.discovery.discover
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def default_spec(config: AppConfig):
@@ -75,6 +74,7 @@ class TrustApp(App):
         self.engine_idle = threading.Event()  # cleared while an engine thread is alive
         self.engine_idle.set()
         self._store = None
+        self.data_version = 0  # bumped when a run ends, so screens know to read the store again
 
     # ------------------------------------------------------------------ plumbing
 

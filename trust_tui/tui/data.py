@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 DIMENSION_ORDER = ("truthfulness", "safety", "fairness", "robustness", "privacy", "ethics")
 DIMENSION_TITLES = {
@@ -57,7 +57,6 @@ class HistoryRow:
     run: dict
     overall: float | None = None
     finished: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- formatting

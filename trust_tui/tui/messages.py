@@ -15,10 +15,11 @@ from textual.message import Message
 class ModelsLoaded(Message):
     """The models screen's rows (``data.ModelRow``), found and read in a worker."""
 
-    def __init__(self, rows: list[Any], preferred: str | None = None) -> None:
+    def __init__(self, rows: list[Any], preferred: str | None = None, version: int = 0) -> None:
         super().__init__()
         self.rows = rows
         self.preferred = preferred
+        self.version = version  # the app's data_version when the rows were read
 
 
 class RunStageChanged(Message):

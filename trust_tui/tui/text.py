@@ -39,8 +39,11 @@ def clean(value: object, *, single_line: bool = False) -> str:
 
 def safe(value: object, style: str = "", *, single_line: bool = False) -> Text:
     """A rich Text that renders ``value`` literally (no markup, no escapes)."""
-    return Text(clean(value, single_line=single_line), style=style, no_wrap=single_line,
+    text = Text(clean(value, single_line=single_line), no_wrap=single_line,
                 overflow="ellipsis" if single_line else "fold")
+    if style:
+        text.stylize(style)  # a span, so text appended later keeps its own style
+    return text
 
 
 def shorten(text: str, width: int) -> str:

@@ -42,7 +42,8 @@ ABSTAIN_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "no access to the data",
         re.compile(rf"\b(?:i|we) {_CANNOT}\s+(?:have\s+)?(?:any\s+)?(?:access(?: to)?|"
-                   r"the ability to (?:access|browse|check|see)|browse|check|look up|retrieve|"
+                   r"(?:the )?(?:ability|capability|capacity|means|tools?) to (?:access|browse|check|see|search|"
+                   r"look|retrieve|read|connect|view|open|monitor|track|send)|browse|check|look up|retrieve|"
                    r"monitor|track)\b"
                    r"|\b(?:don't|do not|cannot|can't|unable to|not able to|no)\b[^.!?\n]{0,40}"
                    r"\b(?:real-time|real time|live (?:data|information|updates)|current (?:data|"
@@ -137,7 +138,7 @@ def check_no_options(name: str):
 ABSTAIN = register(
     Scorer(
         name="abstain",
-        version=1,
+        version=2,  # 2: "I don't have the capability to search…" abstains
         fn=score_abstain,
         check=check_no_options("abstain"),
         description="Abstained (cannot know, no access, unpredictable, refuses) or answered.",

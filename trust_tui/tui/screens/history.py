@@ -49,32 +49,38 @@ class HistoryScreen(Screen):
         table.add_column(Text("Items", justify="right"), key="items")
         table.add_column(Text("Overall", justify="right"), key="overall")
         self._title()
-        self.load()
 
     def on_screen_resume(self) -> None:
-        self.load()
+        self.load()  # on the first show, and after a drill-down or an export
 
     def _title(self) -> None:
-        text = Text("Runs of ", style="bold")
+        text = Text.assemble(("Runs of ", "bold"))
         if self.all_models or self.model is None:
             text = Text("Runs of all models", style="bold")
         else:
             text.append_text(safe(self.model.name, "bold", single_line=True))
         self.query_one("#history-title", Static).update(text)
 
-    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
     def load(self) -> None:
+        model = None if self.all_models else self.model
+        self._load(self.app.config.store_path, model)
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def _load(self, store_path, model: data.ModelRow | None) -> None:
+        from textual.worker import get_current_worker
+
         from trust_tui.engine.store import Store
 
-        store = Store(self.app.config.store_path)
+        store = Store(store_path)
         try:
-            if self.all_models or self.model is None:
+            if model is None:
                 rows = data.history(store, None, None)
             else:
-                rows = data.history(store, self.model.model_id, self.model.path)
+                rows = data.history(store, model.model_id, model.path)
         finally:
             store.close()
-        self.post_message(DataLoaded("history", rows))
+        if not get_current_worker().is_cancelled:
+            self.post_message(DataLoaded("history", rows))
 
     def on_data_loaded(self, message: DataLoaded) -> None:
         if message.key != "history":

@@ -101,7 +101,7 @@ class ItemsScreen(Screen):
                  else data.DIMENSION_TITLES.get(self.dimension or "", "all sub-tasks"))
         title.append_text(safe(scope, "bold", single_line=True))
         title.append(f" · {len(self.rows)} items · ")
-        title.append(f"{counts['fail']} failures", style="red" if counts["fail"] else "")
+        title.append(f"{counts['fail']} failure{'' if counts['fail'] == 1 else 's'}", style="red" if counts["fail"] else "")
         title.append(" · ")
         title.append(f"{counts['unparseable']} unparseable",
                      style="yellow" if counts["unparseable"] else "")

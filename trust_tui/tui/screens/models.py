@@ -37,6 +37,8 @@ class ModelsScreen(Screen):
         super().__init__(id="models-screen")
         self.rows: dict[str, data.ModelRow] = {}
         self.loaded = False
+        self.seen_version = -1
+        self.pending: str | None = None  # an action pressed before the first list arrived
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -60,22 +62,30 @@ class ModelsScreen(Screen):
         self.load_models(self.app.config.model)
 
     def on_screen_resume(self) -> None:
-        if self.loaded:  # a run may have finished: refresh the last scores
-            self.load_models(self.selected_key())
+        if self.loaded and self.seen_version != self.app.data_version:
+            self.load_models(self.selected_key())  # a run ended since: refresh the last scores
 
     # ------------------------------------------------------------------ loading
 
-    @work(thread=True, exclusive=True, group="models", exit_on_error=False)
     def load_models(self, preferred: str | None = None) -> None:
+        config = self.app.config
+        self._load_models(preferred, self.app.data_version, config.store_path,
+                          list(self.app.extra_models), config.discover)
+
+    @work(thread=True, exclusive=True, group="models", exit_on_error=False)
+    def _load_models(self, preferred, version, store_path, extra, discover) -> None:
+        from textual.worker import get_current_worker
+
         from trust_tui.engine.store import Store
 
-        store = Store(self.app.config.store_path)
+        store = Store(store_path)
         try:
-            found = data.discover_models(self.app.extra_models, self.app.config.discover)
+            found = data.discover_models(extra, discover)
             rows = [data.read_model_row(entry, store) for entry in found]
         finally:
             store.close()
-        self.post_message(ModelsLoaded(rows, preferred))
+        if not get_current_worker().is_cancelled:  # a newer load replaced this one
+            self.post_message(ModelsLoaded(rows, preferred, version))
 
     def on_models_loaded(self, message: ModelsLoaded) -> None:
         table = self.query_one(DataTable)
@@ -84,6 +94,7 @@ class ModelsScreen(Screen):
         for row in message.rows:
             table.add_row(*self._cells(row), key=row.key)
         self.loaded = True
+        self.seen_version = message.version
         hint = self.query_one("#models-hint", Static)
         if not message.rows:
             hint.update(Text("No GGUF models found: press o to open a file or a to add a folder.",
@@ -95,6 +106,9 @@ class ModelsScreen(Screen):
         if key is not None:
             table.move_cursor(row=table.get_row_index(key), animate=False)
         self._show_detail()
+        if self.pending:
+            action, self.pending = self.pending, None
+            getattr(self, f"action_{action}")()
 
     def _preferred_key(self, preferred: str | None) -> str | None:
         if not self.rows:
@@ -165,10 +179,14 @@ class ModelsScreen(Screen):
                 text.append(f" · last run #{row.last_run_id}")
         detail.update(text)
 
-    def _usable(self) -> data.ModelRow | None:
+    def _usable(self, action: str) -> data.ModelRow | None:
         row = self.selected()
+        if row is None and not self.loaded:
+            self.pending = action  # done as soon as the models are listed
+            self.notify("Looking for models…")
+            return None
         if row is None:
-            self.notify("No model selected yet.", severity="warning")
+            self.notify("No model selected.", severity="warning")
             return None
         if row.error:
             self.notify(row.error, title="Cannot use this model", severity="error", markup=False)
@@ -180,12 +198,12 @@ class ModelsScreen(Screen):
     def action_quick_run(self) -> None:
         from trust_tui.tui.app import default_spec
 
-        row = self._usable()
+        row = self._usable("quick_run")
         if row is not None:
             self.app.start_run(row, default_spec(self.app.config), None)
 
     def action_setup(self) -> None:
-        row = self._usable()
+        row = self._usable("setup")
         if row is not None:
             self.app.open_screen("setup", model=row)
 

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from trust_tui.tui import data
+from trust_tui.tui.bridge import EngineBridge
 from trust_tui.tui.messages import AnswerStreamed, RunEventArrived, RunStageChanged, RunStopped
 from trust_tui.tui.text import safe
 from trust_tui.tui.widgets.dimension_card import DimensionCard
@@ -29,38 +30,8 @@ from trust_tui.tui.widgets.run_stats import RunStats
 from trust_tui.tui.widgets.stream_view import StreamView
 
 
-class EngineBridge:
-    """The engine's listener (called on the worker thread): events become messages."""
-
-    def __init__(self, screen: "RunScreen") -> None:
-        self.screen = screen
-        self.answers: dict[str, str] = {}
-        self.tokens = 0
-        self.run_id: int | None = None
-
-    def __call__(self, event) -> None:
-        from trust_tui.engine.run import ItemFinished, ItemStarted, ItemToken, RunPlanned
-
-        if isinstance(event, ItemToken):
-            self.tokens += 1
-            text = self.answers.get(event.uid, "") + event.text
-            self.answers[event.uid] = text
-            self.screen.post_message(AnswerStreamed(event.uid, event.subtask, text, self.tokens))
-            return
-        if isinstance(event, RunPlanned):
-            self.run_id = event.run_id
-        elif isinstance(event, ItemStarted):
-            self.answers[event.uid] = ""
-        elif isinstance(event, ItemFinished):
-            self.answers.pop(event.uid, None)
-        self.screen.post_message(RunEventArrived(event))
-
-    def stage(self, text: str) -> None:
-        self.screen.post_message(RunStageChanged(text))
-
-
 @dataclass
-class Sequence:
+class InFlight:
     uid: str
     subtask: str
     prompt: str
@@ -68,7 +39,7 @@ class Sequence:
 
 
 class RunScreen(Screen):
-    AUTO_FOCUS = None  # the keys act on the run; tab reaches the cards
+    AUTO_FOCUS = ""  # nothing focused: the keys act on the run; tab reaches the cards
     BINDINGS = [
         Binding("c", "cancel_run", "Cancel"),
         Binding("r", "rerun", "Run again"),
@@ -82,15 +53,16 @@ class RunScreen(Screen):
         self.model = model
         self.spec = spec
         self.options = options
-        self.running = False
+        self.running = True  # from the start: the screen exists to run ``spec``
         self.run_id: int | None = None
         self.cancel_event = threading.Event()
         self._reset()
 
     def _reset(self) -> None:
-        self.in_flight: dict[str, Sequence] = {}
+        self.in_flight: dict[str, InFlight] = {}
         self.current: str | None = None
         self.finished = 0
+        self.finished_by_dim: dict[str, int] = {}  # from events, so resumed items count once
         self.cached = 0
         self.generated = 0
         self.total = 0
@@ -126,7 +98,7 @@ class RunScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "run"
-        self.set_interval(0.5, self._tick)
+        self.ticker = self.set_interval(0.5, self._tick, pause=True)
         self.start()
 
     def on_unmount(self) -> None:
@@ -149,11 +121,15 @@ class RunScreen(Screen):
             card.value, card.ci, card.finished, card.total = None, None, 0, 0
             card.included = not self.spec.dimensions or card.dimension in self.spec.dimensions
         self.app.engine_idle.clear()
-        self.run_engine(self.cancel_event)
+        self.ticker.resume()
+        # Everything the thread needs is read here, on the UI thread.
+        self.run_engine(self.cancel_event, self.app.config.store_path,
+                        self.app.make_backend, self.app.engine_idle)
         self.refresh_bindings()
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
-    def run_engine(self, cancel: threading.Event) -> None:
+    def run_engine(self, cancel: threading.Event, store_path, make_backend,
+                   idle: threading.Event) -> None:
         from trust_tui.engine import api
         from trust_tui.engine.store import Store
         from trust_tui.errors import Cancelled, TrustError
@@ -162,11 +138,10 @@ class RunScreen(Screen):
         status, error, run_id = "failed", "", None
         store = None
         try:
-            store = Store(self.app.config.store_path)
+            store = Store(store_path)
             outcome = api.run(str(self.model.path), self.spec, self.options, store=store,
                               listener=bridge, cancel=cancel,
-                              backend=self.app.make_backend(self.model.path),
-                              on_stage=bridge.stage)
+                              backend=make_backend(self.model.path), on_stage=bridge.stage)
             status, run_id = outcome.status, outcome.run_id
         except Cancelled as exc:
             status, error = "cancelled", str(exc)
@@ -178,7 +153,7 @@ class RunScreen(Screen):
         finally:
             if store is not None:
                 store.close()
-            self.app.engine_idle.set()
+            idle.set()
         self.post_message(RunStopped(status, error, run_id or bridge.run_id))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -208,8 +183,11 @@ class RunScreen(Screen):
             self.query_one("#run-title", Static).update(self._title())
             self._refresh_scorecard()
             self.refresh_bindings()
+            if event.resumed:
+                self.notify(f"Resuming run {event.run_id}: {event.already_done} of {event.total} "
+                            "items were already done.", title="Resumed", markup=False)
         elif isinstance(event, ItemStarted):
-            self.in_flight[event.uid] = Sequence(event.uid, event.subtask, event.prompt)
+            self.in_flight[event.uid] = InFlight(event.uid, event.subtask, event.prompt)
             self._show(event.uid)
         elif isinstance(event, ItemFinished):
             self.finished += 1
@@ -218,8 +196,9 @@ class RunScreen(Screen):
             elif event.status == "done":
                 self.generated += 1
             stats.finished, stats.cached = self.finished, self.cached
-            card = self.query_one(f"#card-{event.subtask.split('/')[0]}", DimensionCard)
-            card.finished = min(card.finished + 1, card.total) if card.total else card.finished + 1
+            dim = event.subtask.split("/")[0]
+            self.finished_by_dim[dim] = self.finished_by_dim.get(dim, 0) + 1
+            self.query_one(f"#card-{dim}", DimensionCard).finished = self.finished_by_dim[dim]
             self.dirty = True
             self.in_flight.pop(event.uid, None)
             if event.uid == self.current:
@@ -276,6 +255,7 @@ class RunScreen(Screen):
             return
         self.running = False
         self.ended_at = time.monotonic()
+        self.app.data_version += 1
         if message.run_id is not None:
             self.run_id = message.run_id
         stats = self.query_one(RunStats)
@@ -298,6 +278,7 @@ class RunScreen(Screen):
                         severity="error", timeout=15, markup=False)
         self.dirty = self.run_id is not None
         self._tick()
+        self.ticker.pause()  # the numbers are final
         self.query_one("#run-title", Static).update(self._title())
         self.refresh_bindings()
 
@@ -307,8 +288,6 @@ class RunScreen(Screen):
         if self.dirty:
             self.dirty = False
             self._refresh_scorecard()
-        if not self.running and self.ended_at is None:
-            return
         now = self.ended_at or time.monotonic()
         stats = self.query_one(RunStats)
         stats.elapsed = now - self.started_at
@@ -339,7 +318,6 @@ class RunScreen(Screen):
             if dim is None:
                 continue
             widget.total = dim.total
-            widget.finished = sum(s.done + s.skipped for s in dim.subtasks)
             widget.value, widget.ci = dim.value, dim.ci
 
     # ------------------------------------------------------------------ actions

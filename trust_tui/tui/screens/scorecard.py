@@ -44,10 +44,9 @@ class ScorecardScreen(Screen):
         table.add_column(Text("Unp.", justify="right"), key="unparseable")
         table.add_column(Text("Skip", justify="right"), key="skipped")
         table.add_column("Metric", key="metric")
-        self.load()
 
     def on_screen_resume(self) -> None:
-        self.load()
+        self.load()  # on the first show, and after a drill-down or an export
 
     def load(self) -> None:
         from trust_tui.engine import scorecard as sc

@@ -89,9 +89,12 @@ class RunSetupScreen(Screen):
         except TrustError as exc:
             self.post_message(DataLoaded("bundle", None, str(exc)))
 
-    @work(thread=True, group="setup-bundles", exit_on_error=False)
     def list_bundles(self) -> None:
-        self.post_message(DataLoaded("bundle-names", data.bundle_names(self.app.config.bundle)))
+        self._list_bundles(self.app.config.bundle)
+
+    @work(thread=True, group="setup-bundles", exit_on_error=False)
+    def _list_bundles(self, current: str) -> None:
+        self.post_message(DataLoaded("bundle-names", data.bundle_names(current)))
 
     def on_data_loaded(self, message: DataLoaded) -> None:
         if message.key == "bundle-names":

@@ -38,7 +38,7 @@ class ItemDetail(VerticalScroll):
         self._show()
 
     def _show(self) -> None:
-        if not self.is_mounted:
+        if not self.is_mounted or not self.children:
             return
         row = self.row
         head, prompt, answer, reason = (self.query_one(f"#detail-{n}", Static)
@@ -86,7 +86,7 @@ def _prompt_of(item: dict) -> str:
 
 
 def _section(title: str, body: object) -> Text:
-    text = Text(title, style="bold underline")
+    text = Text.assemble((title, "bold underline"))
     text.append("\n")
     text.append_text(safe(body))
     text.append("\n")

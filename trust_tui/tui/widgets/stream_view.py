@@ -27,6 +27,10 @@ class StreamView(Widget):
         with VerticalScroll(id="stream-answer-scroll"):
             yield Static(id="stream-answer")
 
+    @property
+    def _ready(self) -> bool:
+        return self.is_mounted and bool(self.children)
+
     def on_mount(self) -> None:
         self._refresh_all()
 
@@ -47,24 +51,26 @@ class StreamView(Widget):
         self._refresh_answer()
 
     def watch_prompt(self) -> None:
-        if self.is_mounted:
+        if self._ready:
             self.query_one("#stream-prompt", Static).update(self._prompt_text())
 
     def watch_answer(self) -> None:
         self._refresh_answer()
 
     def _refresh_all(self) -> None:
+        if not self._ready:
+            return
         self._refresh_head()
         self.query_one("#stream-prompt", Static).update(self._prompt_text())
         self._refresh_answer()
 
     def _prompt_text(self) -> Text:
-        text = Text("Prompt  ", style="bold")
+        text = Text.assemble(("Prompt  ", "bold"))
         text.append_text(safe(self.prompt) if self.prompt else Text("–", style="dim"))
         return text
 
     def _refresh_head(self) -> None:
-        if not self.is_mounted:
+        if not self._ready:
             return
         head = Text()
         if not self.subtask:
@@ -80,9 +86,9 @@ class StreamView(Widget):
         self.query_one("#stream-head", Static).update(head)
 
     def _refresh_answer(self) -> None:
-        if not self.is_mounted:
+        if not self._ready:
             return
-        text = Text("Answer  ", style="bold")
+        text = Text.assemble(("Answer  ", "bold"))
         text.append_text(safe(self.answer))
         if self.streaming:
             text.append("▌", style="reverse")
