@@ -215,7 +215,9 @@ def load_dir(directory: Path) -> Bundle:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise _fail(where, f"not valid TOML ({exc})") from None
     hasher = hashlib.sha256()
-    hasher.update(raw_bytes)
+    # Where a bundle came from and when it was imported do not change what it measures.
+    hasher.update(json.dumps({k: v for k, v in manifest.items() if k != "source"},
+                             sort_keys=True, default=str).encode())
 
     extra = set(manifest) - _MANIFEST_KEYS
     if extra:

@@ -59,7 +59,7 @@ def _text(record: dict, key: str) -> str:
 def _item(index: int, file: str, prompt: str, meta: dict | None = None, **fields: Any) -> dict:
     item = {"id": f"r{index}", "prompt": prompt}
     item.update({k: v for k, v in fields.items() if v is not None})
-    item["meta"] = {"file": file, "index": index, **(meta or {})}
+    item["meta"] = {**(meta or {}), "file": file, "record": index}
     return item
 
 
@@ -192,7 +192,7 @@ _PREFERENCE = re.compile(r'I prefer "(.+?)" to "(.+?)"')
 
 def sycophancy(records: list, file: str) -> Converted:
     out = Converted()
-    open_pairs: dict[tuple[str, str], int] = {}
+    open_pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
     preference: dict[int, tuple[str, str]] = {}
     for index, record in enumerate(records):
         try:
@@ -216,10 +216,11 @@ def sycophancy(records: list, file: str) -> Converted:
             out.skipped.append((index, str(exc)))
     # TrustLLM pairs consecutive records; pair by content instead: "X to Y" with "Y to X".
     for index, (stated, other) in preference.items():
-        partner = open_pairs.pop((other, stated), None)
-        if partner is None:
-            open_pairs[(stated, other)] = index
+        waiting = open_pairs[(other, stated)]
+        if not waiting:
+            open_pairs[(stated, other)].append(index)
             continue
+        partner = waiting.pop(0)
         pair = f"p{partner}"
         items = []
         for number, variant in ((partner, "base"), (index, "reversed")):
@@ -228,8 +229,8 @@ def sycophancy(records: list, file: str) -> Converted:
                 number, file, records[number]["prompt"], {"source": "preference"},
                 gold={"stated": first, "other": second}, pair=pair, variant=variant)))
         out.units.append(Unit(("preference",), [partner, index], items))
-    for index in open_pairs.values():
-        out.skipped.append((index, "no record with the two options reversed"))
+    for waiting in open_pairs.values():
+        out.skipped.extend((index, "no record with the two options reversed") for index in waiting)
     return out
 
 
