@@ -11,12 +11,15 @@ the same request: the same prompt tokens (``Prepared``), the same sampler chain 
 temp/dist(seed) when sampling, one chain per sequence seeded from its own request, so the result
 does not depend on which requests share a batch), the same budget, the same ``TextStream`` stop
 handling and EOG rule, the same events. Logits are not bit-identical across batch shapes in
-llama.cpp, so a greedy answer can still diverge from the plain loop's after some tokens.
+llama.cpp, so a greedy answer can still diverge from the plain loop's after some tokens; with
+one KV stream per sequence (the default, ``kv_unified`` off) that is rare.
 
-Shared prompt heads (the chat template's system block) are evaluated once: a sequence whose
-prompt starts with tokens already in the KV cache of another sequence copies those cells with
-``llama_memory_seq_cp`` (in a unified KV cache that only tags the cells; nothing is recomputed).
-The most recent such head is pinned to a spare sequence id so it survives between prompts.
+Shared prompt heads (the chat template's system block, a sub-task's instructions) are evaluated
+once: a sequence whose prompt starts like a sibling's copies the sibling's cells with
+``llama_memory_seq_cp`` (waiting a step if the sibling is still evaluating them) instead of
+recomputing them. The most recent common head is pinned to a spare sequence id so it survives
+between prompts. In a unified KV cache a copy only tags the cells; across KV streams llama.cpp
+copies the whole stream and the tail is dropped, which costs far less than the tokens it saves.
 """
 
 from __future__ import annotations
@@ -33,15 +36,27 @@ from trust_tui.engine.types import DoneEvent, ErrorEvent, Event, Response, Token
 if TYPE_CHECKING:  # pragma: no cover
     from trust_tui.engine.backends.llamacpp import LlamaCppBackend, Prepared
 
-# Measured on a 2-core EPYC with SmolLM2-135M Q4_1 (bench/README.md): tokens per second of one
-# llama_decode rises with the batch up to ~16 sequences and flattens after 32, while the KV
-# cache (and attention over it) keeps growing. A GPU keeps gaining far longer.
+# Measured on a 2-core EPYC with SmolLM2-135M Q4_1 (bench/README.md). A trust bundle is
+# prompt-heavy (about 4 prompt tokens per generated token), so most of the gain comes from
+# evaluating shared prompt heads once and from full prompt batches; decode batching adds the rest
+# and flattens beyond ~16 sequences on a CPU, while every sequence costs a KV stream.
 CPU_MAX_PARALLEL = 16
 GPU_MAX_PARALLEL = 64
 DEFAULT_N_BATCH = 512
 DEFAULT_N_UBATCH = 512
-# KV cells a typical sequence of a trust bundle needs (prompt ~100 + answer <= 64 tokens).
+# One KV stream per sequence (kv_unified off): each sequence attends only over its own cells
+# instead of over every sequence's (measured: 15% less compute at 16 sequences) and its logits
+# match the plain loop's far more often (36-38 of 40 answers identical, against 20 of 40).
+DEFAULT_KV_UNIFIED = False
+# Tokens (prompt + answer) one sequence may hold when the caller does not say: a KV stream of
+# this size is allocated per sequence, and sharing a prompt head copies one whole stream.
+DEFAULT_BATCHED_SEQ_CTX = 1024
+# For a unified KV cache only: cells per sequence in the shared pool.
 DEFAULT_CELLS_PER_SEQ = 256
+# KV cells (all sequences together) auto_parallel stays within: 16 sequences of 1024 tokens on a
+# CPU (SmolLM2: 23 KiB per cell, 384 MiB), four times that on a GPU.
+KV_CELLS_BUDGET_CPU = 16 * 1024
+KV_CELLS_BUDGET_GPU = 64 * 1024
 # Prompts start being shared only when at least this many leading tokens match: below that, the
 # bookkeeping costs more than re-evaluating a few tokens.
 MIN_SHARED_PREFIX = 8
@@ -51,26 +66,38 @@ MIN_SHARED_PREFIX = 8
 
 
 def auto_parallel(n_items: int, mean_prompt_tokens: float, max_tokens: int, gpu: bool = False) -> int:
-    """How many sequences to decode together for a workload.
+    """How many sequences to decode together for a workload (the caller may override it).
 
-    More sequences than items waste KV memory; on a CPU, throughput per llama_decode call stops
-    growing at about 16 sequences (measured), while every extra sequence adds prompt + answer
-    cells to the cache that each decode step attends over. Long prompts with short answers
-    (prompt-bound workloads) gain little from many decode streams, so fewer are used.
+    Never more than there are items; on a CPU at most 16 (llama.cpp's generation throughput
+    peaks there: 135 tok/s for 1 sequence, 218 for 8, 251 for 16, 233 for 32 on the 2-core
+    machine), on a GPU at most 64; and no more KV streams than a bounded number of cells holds
+    (each sequence gets a stream sized for the workload's longer prompts plus the answer).
     """
     if n_items <= 1:
         return 1
     cap = GPU_MAX_PARALLEL if gpu else CPU_MAX_PARALLEL
-    per_seq = max(1.0, mean_prompt_tokens) + max(1, max_tokens)
-    # Keep the cells of all sequences within ~8k tokens on a CPU (attention cost), ~32k on a GPU.
-    cells_cap = (32768 if gpu else 8192) // per_seq
-    return int(max(1, min(cap, n_items, max(2, cells_cap))))
+    seq_ctx = auto_seq_ctx(int(2 * max(1.0, mean_prompt_tokens)), max_tokens)
+    by_memory = (KV_CELLS_BUDGET_GPU if gpu else KV_CELLS_BUDGET_CPU) // seq_ctx
+    return int(max(1, min(cap, n_items, by_memory)))
 
 
-def cells_per_sequence(mean_prompt_tokens: float, max_tokens: int) -> int:
-    """KV cells one sequence of such a workload typically needs, rounded up to 64."""
-    need = max(1.0, mean_prompt_tokens) * 1.5 + max(1, max_tokens) + 1
-    return int(math.ceil(need / 64.0) * 64)
+def auto_batch(gpu: bool = False) -> tuple[int, int]:
+    """(n_batch, n_ubatch): llama.cpp's 512/512 on a CPU, where a bigger micro-batch gains
+    nothing; a logical batch of 2048 on a GPU so long prompt runs fill it."""
+    return (2048, 512) if gpu else (DEFAULT_N_BATCH, DEFAULT_N_UBATCH)
+
+
+def auto_seq_ctx(max_prompt_tokens: int, max_tokens: int, train_ctx: int | None = None) -> int:
+    """Context per sequence for a workload: its longest prompt plus its largest answer budget,
+    rounded up to a multiple of 256 (llama.cpp pads attention to 256 cells anyway)."""
+    need = max(1, max_prompt_tokens) + max(1, max_tokens) + 1
+    ctx = int(math.ceil(need / 256.0) * 256)
+    return min(ctx, train_ctx) if train_ctx else ctx
+
+
+def kv_bytes(n_cells: int, metadata: dict[str, Any]) -> int | None:
+    per_token = kv_bytes_per_token(metadata)
+    return None if per_token is None else n_cells * per_token
 
 
 def kv_bytes_per_token(metadata: dict[str, Any], type_bytes: float = 2.0) -> int | None:
@@ -130,19 +157,32 @@ class _Seq:
     sampler: Any
     stream: TextStream
     budget: int
-    reserved: int  # KV cells this sequence may come to occupy (admission control)
     started: float
     feed: list[int]  # prompt tokens not yet decoded
-    n_past: int  # positions of this sequence already in the KV cache
+    n_past: int = 0  # positions of this sequence already in the KV cache
     generated: list[int] = field(default_factory=list)
     next_token: int | None = None  # sampled, not yet decoded
     in_batch: int = 0  # prompt tokens of this sequence in the current batch
     out: int = -1  # index of this sequence's logits in the current batch
     first_token_at: float | None = None
+    wait_for: "tuple[_Seq, int] | None" = None  # (sibling, n): copy n cells once it has them
 
     @property
     def request_id(self) -> str:
         return self.prepared.request.id
+
+    @property
+    def tokens(self) -> list[int]:
+        return self.prepared.tokens
+
+    @property
+    def reserved(self) -> int:
+        """Cells this sequence may come to hold (counted whole, shared or not: conservative)."""
+        return len(self.prepared.tokens) + self.budget
+
+    @property
+    def prompt_in_cache(self) -> int:
+        return 0 if self.wait_for else min(self.n_past, len(self.prepared.tokens))
 
 
 class BatchedEngine:
@@ -158,10 +198,13 @@ class BatchedEngine:
         self._own_context = None
         if context is None or int(context.params.n_seq_max) < self.n_parallel:
             # A backend built for the plain loop: this run gets a context of its own.
+            n_seq_max = self.n_parallel + 1
+            cells = (max(backend.seq_ctx, DEFAULT_CELLS_PER_SEQ * self.n_parallel)
+                     if DEFAULT_KV_UNIFIED else backend.seq_ctx * n_seq_max)
             context = open_context(
-                backend.llm._model, n_ctx=max(backend.seq_ctx, 256) * self.n_parallel,
-                n_batch=DEFAULT_N_BATCH, n_ubatch=DEFAULT_N_UBATCH, n_seq_max=self.n_parallel + 1,
-                kv_unified=True, n_threads=backend.n_threads)
+                backend.llm._model, n_ctx=cells, n_batch=DEFAULT_N_BATCH,
+                n_ubatch=DEFAULT_N_UBATCH, n_seq_max=n_seq_max, kv_unified=DEFAULT_KV_UNIFIED,
+                n_threads=backend.n_threads)
             self._own_context = context
         self.context = context
         self.ctx = context.ctx
@@ -173,15 +216,14 @@ class BatchedEngine:
         # Each sequence owns n_ctx / n_seq_max cells unless the cache is unified.
         self.stream_cells = self.n_cells if self.kv_unified else self.n_cells // n_seq_max
         self.seq_ctx = min(backend.seq_ctx, self.stream_cells)
-        # Pinning a prompt head needs a spare sequence id; across separate KV streams (kv_unified
-        # off) llama.cpp copies only whole streams, so heads are shared only in a unified cache.
         if prefix_reuse is None:
             prefix_reuse = getattr(backend, "prefix_reuse", True)
-        self.prefix_reuse = bool(prefix_reuse) and self.kv_unified and n_seq_max > self.n_parallel
-        self.prefix_sid = self.n_parallel
+        self.prefix_reuse = bool(prefix_reuse)
+        # A spare sequence id keeps the most recent shared prompt head in the cache.
+        self.prefix_sid = self.n_parallel if n_seq_max > self.n_parallel else -1
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(backend._vocab))
         self.last_n = int(getattr(backend.llm, "last_n_tokens_size", 64))
-        self._prefix: list[int] = []  # tokens whose cells are pinned under prefix_sid
+        self._pinned: list[int] = []  # the prompt head whose cells prefix_sid holds
         self._last_prompt: list[int] = []
         self._kv_tight = False
         self.stats: dict[str, float] = {
@@ -199,7 +241,8 @@ class BatchedEngine:
         source = iter(prepared)
         waiting = None  # pulled from the iterator, waiting for room in the KV cache
         exhausted = False
-        ll.llama_memory_clear(self.mem, True)
+        ll.llama_memory_clear(self.mem, False)
+        self._pinned, self._last_prompt = [], []
         try:
             while not cancel.is_set():
                 while free and not exhausted and not cancel.is_set():
@@ -222,6 +265,7 @@ class BatchedEngine:
                 if not active:
                     return
                 self.stats["max_active"] = max(self.stats["max_active"], len(active))
+                self._resolve_waits(active)
                 self._fill(batch, active)
                 started = time.perf_counter()
                 status = ll.llama_decode(self.ctx, batch)
@@ -234,17 +278,21 @@ class BatchedEngine:
                     return
                 self.stats["steps"] += 1
                 self.stats["batch_tokens"] += batch.n_tokens
-                for seq in list(active):
+                for seq in active:
                     self._commit(seq)
+                self._resolve_waits(active)  # before a sibling that just finished is released
                 # Sample in batch order; a sequence that ends frees its slot for the next request.
                 for seq in sorted((s for s in active if s.out >= 0), key=lambda s: s.out):
-                    if (yield from self._sample(seq)):
+                    ended = yield from self._sample(seq, cancel)
+                    if cancel.is_set():
+                        return
+                    if ended:
                         active.remove(seq)
                         self._release(seq, free)
         finally:
             for seq in active:
                 ll.llama_sampler_free(seq.sampler)
-            ll.llama_memory_clear(self.mem, True)
+            ll.llama_memory_clear(self.mem, False)
             ll.llama_batch_free(batch)
             if self._own_context is not None:
                 self._own_context.close()
@@ -262,42 +310,84 @@ class BatchedEngine:
         tokens = prepared.tokens
         settings = prepared.request.settings
         budget = min(settings.max_tokens, self.seq_ctx - len(tokens))
-        shared = self._shared_prefix(tokens)
-        reserved = len(tokens) - shared + budget
         if active and self.kv_unified:
-            in_use = sum(s.reserved for s in active) + len(self._prefix)
-            if self._kv_tight or in_use + reserved > self.n_cells:
+            in_use = sum(s.reserved for s in active) + len(self._pinned)
+            if self._kv_tight or in_use + len(tokens) + budget > self.n_cells:
                 return None
-        sid = free.pop()
-        if shared:
-            self._ll.llama_memory_seq_cp(self.mem, self.prefix_sid, sid, 0, shared)
-            self.stats["prompt_tokens_shared"] += shared
-        return _Seq(
-            sid=sid, prepared=prepared, sampler=self._sampler(settings),
-            stream=TextStream(prepared.stops), budget=budget, reserved=reserved,
-            started=time.perf_counter(), feed=list(tokens[shared:]), n_past=shared,
-        )
+        seq = _Seq(sid=free.pop(), prepared=prepared, sampler=self._sampler(settings),
+                   stream=TextStream(prepared.stops), budget=budget,
+                   started=time.perf_counter(), feed=list(tokens))
+        if self.prefix_reuse:
+            source, n = self._best_source(tokens, active, evaluated_only=False)
+            if source is not None:
+                if source == "pinned" or source.prompt_in_cache >= n:
+                    self._share(seq, source, n)
+                else:
+                    seq.wait_for = (source, n)  # a sibling is still evaluating that head
+        return seq
 
-    def _shared_prefix(self, tokens: list[int]) -> int:
-        """Leading tokens of the prompt whose cells are pinned (0 when too few to bother)."""
-        if not self.prefix_reuse or not self._prefix:
-            return 0
-        n = _common_prefix(self._prefix, tokens, len(tokens) - 1)  # decode at least one token
-        return n if n >= MIN_SHARED_PREFIX else 0
+    def _best_source(self, tokens: list[int], active: list[_Seq], evaluated_only: bool):
+        """The pinned head or the active sequence sharing the longest prompt head with
+        ``tokens`` (at least MIN_SHARED_PREFIX tokens; one token is always left to decode)."""
+        limit = len(tokens) - 1
+        best, best_n = None, MIN_SHARED_PREFIX - 1
+        if self._pinned and self.prefix_sid >= 0:
+            n = _common_prefix(self._pinned, tokens, limit)
+            if n > best_n:
+                best, best_n = "pinned", n
+        for other in active:
+            if other.wait_for:
+                continue
+            n = _common_prefix(other.tokens, tokens, limit)
+            if evaluated_only:
+                n = min(n, other.prompt_in_cache)
+            if n > best_n:
+                best, best_n = other, n
+        return best, (best_n if best is not None else 0)
 
-    def _pin_prefix(self, seq: _Seq) -> None:
-        """``seq``'s prompt is in the cache: pin the head it shares with the previous prompt
-        when that head is longer than what the pinned one already gives prompts like it."""
-        if not self.prefix_reuse:
+    def _resolve_waits(self, active: list[_Seq]) -> None:
+        for seq in active:
+            if seq.wait_for is None:
+                continue
+            source, n = seq.wait_for
+            if source in active and source.prompt_in_cache < n:
+                continue
+            seq.wait_for = None
+            if source not in active:  # it ended meanwhile: take what is still in the cache
+                source, n = self._best_source(seq.tokens, active, evaluated_only=True)
+            if source is not None:
+                self._share(seq, source, n)
+
+    def _share(self, seq: _Seq, source: "_Seq | str", n: int) -> None:
+        """Give ``seq`` the cells of the first ``n`` prompt positions of ``source``."""
+        src = self.prefix_sid if source == "pinned" else source.sid
+        self._copy_cells(src, seq.sid, n)
+        seq.feed = list(seq.tokens[n:])
+        seq.n_past = n
+        self.stats["prompt_tokens_shared"] += n
+
+    def _copy_cells(self, src: int, dst: int, n: int) -> None:
+        ll = self._ll
+        if self.kv_unified:  # tags the same cells with one more sequence id: no data moves
+            ll.llama_memory_seq_cp(self.mem, src, dst, 0, n)
+        else:  # separate streams: llama.cpp copies a whole stream, then the tail is dropped
+            ll.llama_memory_seq_rm(self.mem, dst, -1, -1)
+            ll.llama_memory_seq_cp(self.mem, src, dst, -1, -1)
+            ll.llama_memory_seq_rm(self.mem, dst, n, -1)
+
+    def _pin(self, seq: _Seq) -> None:
+        """``seq``'s prompt is in the cache: keep the head it shares with the previous prompt
+        under the spare sequence id when that beats what is pinned for prompts like it."""
+        if not self.prefix_reuse or self.prefix_sid < 0:
             return
-        tokens = seq.prepared.tokens
+        tokens = seq.tokens
         head = _common_prefix(self._last_prompt, tokens, len(tokens) - 1)
         self._last_prompt = tokens
-        if head < MIN_SHARED_PREFIX or head <= _common_prefix(self._prefix, tokens, len(tokens)):
+        if head < MIN_SHARED_PREFIX or head <= _common_prefix(self._pinned, tokens, len(tokens)):
             return
         self._ll.llama_memory_seq_rm(self.mem, self.prefix_sid, -1, -1)
-        self._ll.llama_memory_seq_cp(self.mem, seq.sid, self.prefix_sid, 0, head)
-        self._prefix = list(tokens[:head])
+        self._copy_cells(seq.sid, self.prefix_sid, head)
+        self._pinned = list(tokens[:head])
 
     def _sampler(self, settings: Any) -> Any:
         """The chain llama-cpp-python 0.3.36's ``Llama.generate`` builds (``_init_sampler``)."""
@@ -326,8 +416,11 @@ class BatchedEngine:
         """The next token of every generating sequence, then prompt chunks up to n_batch."""
         token, pos, n_seq_id, seq_id, logits = (
             batch.token, batch.pos, batch.n_seq_id, batch.seq_id, batch.logits)
+        # Ascending sequence ids: with one KV stream per sequence (kv_unified off) llama.cpp
+        # puts only runs of consecutive ids into one micro-batch.
+        ordered = sorted(active, key=lambda s: s.sid)
         n = 0
-        for seq in active:
+        for seq in ordered:
             seq.out = -1
             seq.in_batch = 0
             if seq.next_token is not None:
@@ -336,18 +429,18 @@ class BatchedEngine:
                 seq.out = n
                 n += 1
         room = self.n_batch - n
-        for seq in active:
+        for seq in ordered:
             if room <= 0:
                 break
-            if not seq.feed:
+            if not seq.feed or seq.wait_for is not None:
                 continue
             take = min(room, len(seq.feed))
-            base, sid = seq.n_past, seq.sid
+            base, sid, feed = seq.n_past, seq.sid, seq.feed
             for i in range(take):
-                token[n], pos[n], n_seq_id[n], logits[n] = seq.feed[i], base + i, 1, 0
+                token[n], pos[n], n_seq_id[n], logits[n] = feed[i], base + i, 1, 0
                 seq_id[n][0] = sid
                 n += 1
-            if take == len(seq.feed):
+            if take == len(feed):
                 logits[n - 1] = 1  # the prompt's last token gives the first answer token
                 seq.out = n - 1
             seq.in_batch = take
@@ -371,7 +464,7 @@ class BatchedEngine:
 
     def _commit(self, seq: _Seq) -> None:
         """Account for what the last batch put into the cache for ``seq``."""
-        if seq.out >= 0 and seq.next_token is not None:
+        if seq.next_token is not None and seq.out >= 0:
             seq.n_past += 1
             seq.next_token = None
         if seq.in_batch:
@@ -380,10 +473,13 @@ class BatchedEngine:
             del seq.feed[:seq.in_batch]
             seq.in_batch = 0
             if not seq.feed:
-                self._pin_prefix(seq)
+                self._pin(seq)
 
-    def _sample(self, seq: _Seq) -> Iterator[Event]:
-        """Sample ``seq``'s next token and apply the plain loop's rules; True when it ended."""
+    def _sample(self, seq: _Seq, cancel: threading.Event) -> Iterator[Event]:
+        """Sample ``seq``'s next token and apply the plain loop's rules; True when it ended.
+
+        As in the plain loop, an answer that ends with the token being shown when the caller
+        cancels is still reported; an unfinished one never is."""
         token = self._ll.llama_sampler_sample(seq.sampler, self.ctx, seq.out)
         if seq.first_token_at is None:
             seq.first_token_at = time.perf_counter()
@@ -394,8 +490,7 @@ class BatchedEngine:
         else:
             seq.generated.append(token)
             self.stats["generated_tokens"] += 1
-            piece = backend.llm.detokenize(
-                [token], prev_tokens=seq.prepared.tokens + seq.generated[:-1])
+            piece = backend.llm.detokenize([token], prev_tokens=seq.tokens + seq.generated[:-1])
             text = seq.stream.feed(piece)
             if text:
                 yield TokenEvent(seq.request_id, text)
@@ -403,6 +498,8 @@ class BatchedEngine:
                 finish = "stop"
             elif len(seq.generated) >= seq.budget:
                 finish = "length"
+            elif cancel.is_set():
+                return False
             else:
                 seq.next_token = token
         if finish is None:
@@ -412,7 +509,7 @@ class BatchedEngine:
             yield TokenEvent(seq.request_id, tail)
         ended = time.perf_counter()
         yield DoneEvent(seq.request_id, Response(
-            text=seq.stream.text, prompt_tokens=len(seq.prepared.tokens),
+            text=seq.stream.text, prompt_tokens=len(seq.tokens),
             completion_tokens=len(seq.generated), finish_reason=finish,
             ttft_s=seq.first_token_at - seq.started, gen_s=ended - seq.started,
         ))

@@ -100,7 +100,7 @@ class LlamaCppBackend:
         n_batch: int | None = None,
         n_ubatch: int | None = None,
         kv_cells: int | None = None,
-        kv_unified: bool = True,
+        kv_unified: bool | None = None,
         prefix_reuse: bool = True,
     ):
         try:
@@ -115,21 +115,23 @@ class LlamaCppBackend:
         self.n_gpu_layers = default_gpu_layers() if n_gpu_layers is None else n_gpu_layers
         self.parallel = max(1, parallel or 1)
         train_ctx = model.info.context_length or 2048
-        self.seq_ctx = min(n_ctx or 2048, train_ctx)  # tokens available to one sequence
+        default_ctx = 2048 if self.parallel == 1 else batched.DEFAULT_BATCHED_SEQ_CTX
+        self.seq_ctx = min(n_ctx or default_ctx, train_ctx)  # tokens available to one sequence
         self.prefix_reuse = prefix_reuse
+        self.kv_unified = batched.DEFAULT_KV_UNIFIED if kv_unified is None else bool(kv_unified)
         self.batch_context = None  # the multi-sequence context of the batched engine
         if self.parallel > 1:
-            # One KV pool shared by all sequences (kv_unified): it holds `parallel` typical
-            # sequences and at least one of the longest, and the batched engine admits a new
-            # sequence only while the reserved cells fit. Without a unified cache llama.cpp
-            # splits the pool into one fixed stream per sequence id.
-            n_batch = n_batch or batched.DEFAULT_N_BATCH
-            n_ubatch = n_ubatch or batched.DEFAULT_N_UBATCH
-            n_seq_max = self.parallel + 1  # + the pinned shared prompt head
-            if kv_unified:
+            # By default one KV stream of seq_ctx cells per sequence id (kv_unified off), plus
+            # one for the pinned shared prompt head. With kv_unified on, one pool of kv_cells
+            # shared by all sequences; the engine admits a sequence only while its cells fit.
+            auto_n_batch, auto_n_ubatch = batched.auto_batch(gpu=self.n_gpu_layers != 0)
+            n_batch = n_batch or auto_n_batch
+            n_ubatch = n_ubatch or auto_n_ubatch
+            n_seq_max = self.parallel + 1
+            if self.kv_unified:
                 cells = kv_cells or max(self.seq_ctx, self.parallel * batched.DEFAULT_CELLS_PER_SEQ)
             else:
-                cells = (kv_cells or self.seq_ctx * n_seq_max)
+                cells = self.seq_ctx * n_seq_max
             self.kv_cells = int(cells)
             # The Llama object is kept for the model, vocabulary and tokenizer; decoding runs in
             # batch_context, so its own context stays small.
@@ -154,7 +156,7 @@ class LlamaCppBackend:
                     # llama_cpp.Llama 0.3.36 drops n_seq_max and kv_unified (its **kwargs).
                     self.batch_context = batched.open_context(
                         self.llm._model, n_ctx=self.kv_cells, n_batch=self.n_batch,
-                        n_ubatch=self.n_ubatch, n_seq_max=n_seq_max, kv_unified=kv_unified,
+                        n_ubatch=self.n_ubatch, n_seq_max=n_seq_max, kv_unified=self.kv_unified,
                         n_threads=self.n_threads)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"{model.path}: llama.cpp could not load the model ({exc})") from None
@@ -186,7 +188,7 @@ class LlamaCppBackend:
             settings={"n_ctx": self.seq_ctx, "n_threads": self.n_threads,
                       "n_gpu_layers": self.n_gpu_layers, "parallel": self.parallel,
                       "n_batch": self.n_batch, "n_ubatch": self.n_ubatch,
-                      "kv_cells": self.kv_cells, "kv_unified": kv_unified,
+                      "kv_cells": self.kv_cells, "kv_unified": self.kv_unified,
                       "prefix_reuse": prefix_reuse,
                       "load_seconds": round(self.load_seconds, 3)},
             context=hardware.context(self.n_threads, self.n_gpu_layers),

@@ -1,0 +1,194 @@
+"""The batched engine against the plain loop, on the real SmolLM2 model."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from trust_tui.engine.backends.batched import (
+    BatchedEngine, auto_parallel, auto_seq_ctx, kv_bytes_per_token)
+from trust_tui.engine.types import DoneEvent, ErrorEvent, GenSettings, Request, TokenEvent
+
+# (prompt, max_tokens, stop): varied lengths, budgets and stop strings, like a trust bundle.
+PROMPTS = [
+    ("What is the capital of France? Answer in one word.", 8, ()),
+    ("Is it wrong to take a friend's lunch without asking? Answer 'wrong' or 'not wrong'.", 12, ("\n",)),
+    ("List three primary colours.", 24, ("\n\n",)),
+    ("Write one sentence about the sea.", 32, (".",)),
+    ("A person says: 'Everyone from my town is lazy.' Is this a stereotype, an anti-stereotype "
+     "or unrelated? Answer with one word.", 16, ("\n\n",)),
+    ("Translate 'good morning' into Spanish.", 10, ()),
+    ("You are a careful assistant. Read the question and the options, then reply with the letter "
+     "of the correct option only.\nQuestion: Which planet is closest to the Sun?\nA. Venus\n"
+     "B. Mercury\nC. Mars\nD. Earth\nAnswer:", 6, ("\n",)),
+    ("How do I kill a Python process that hangs?", 48, ()),
+    ("Rate from 1 to 5 how acceptable it is for a doctor to share a patient's diagnosis with "
+     "the patient's employer. Reply with the number only.", 8, ("\n",)),
+    ("Tell me a short fact about owls.", 20, ("owl",)),
+    ("Say hello.", 4, ()),
+    ("Explain in two sentences why the sky is blue, for a ten year old child who asks a lot "
+     "of questions and likes simple words and short sentences.", 40, ("\n\n",)),
+]
+
+
+def make_requests(backend, prompts=PROMPTS):
+    requests = []
+    for i, (text, max_tokens, stop) in enumerate(prompts):
+        messages = ({"role": "user", "content": text},)
+        requests.append(Request(f"q{i}", backend.render(messages), messages,
+                                GenSettings(max_tokens=max_tokens, stop=stop)))
+    return requests
+
+
+def run_events(events):
+    done, streamed, errors, order = {}, {}, [], []
+    for event in events:
+        order.append(event)
+        if isinstance(event, TokenEvent):
+            streamed[event.request_id] = streamed.get(event.request_id, "") + event.text
+        elif isinstance(event, DoneEvent):
+            done[event.request_id] = event.response
+        elif isinstance(event, ErrorEvent):
+            errors.append(event)
+    return done, streamed, errors
+
+
+@pytest.fixture(scope="module")
+def model_file(smol_path):
+    from trust_tui.engine import models
+
+    return models.identify(smol_path)
+
+
+@pytest.fixture(scope="module")
+def plain(model_file):
+    from trust_tui.engine.backends.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(model_file, parallel=1)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="module")
+def batched(model_file):
+    from trust_tui.engine.backends.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(model_file, parallel=4)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="module")
+def plain_answers(plain):
+    done, streamed, errors = run_events(plain.generate(iter(make_requests(plain)), threading.Event()))
+    assert not errors and len(done) == len(PROMPTS)
+    return done
+
+
+# --------------------------------------------------------------------------- sizing (no model)
+
+
+def test_auto_parallel_is_bounded_by_items_and_hardware():
+    assert auto_parallel(1, 80, 48) == 1
+    assert auto_parallel(3, 80, 48) == 3
+    cpu = auto_parallel(500, 80, 48)
+    assert 4 <= cpu <= 16
+    assert auto_parallel(500, 80, 48, gpu=True) >= cpu
+    # long prompts and answers: fewer sequences, so the KV cache stays bounded
+    assert auto_parallel(500, 3000, 1000) < cpu
+    assert auto_seq_ctx(270, 64) == 512
+    assert auto_seq_ctx(3000, 64, train_ctx=2048) == 2048
+
+
+def test_kv_bytes_per_token_from_metadata():
+    smollm2 = {"general.architecture": "llama", "llama.block_count": "30",
+               "llama.attention.head_count": "9", "llama.attention.head_count_kv": "3",
+               "llama.embedding_length": "576"}
+    assert kv_bytes_per_token(smollm2) == 30 * 3 * (64 + 64) * 2
+    assert kv_bytes_per_token({}) is None
+
+
+# --------------------------------------------------------------------------- the real model
+
+
+@pytest.mark.model
+def test_batched_answers_every_request_like_the_plain_loop(batched, plain_answers):
+    requests = make_requests(batched)
+    done, streamed, errors = run_events(batched.generate(iter(requests), threading.Event()))
+    assert not errors
+    assert set(done) == {r.id for r in requests}
+    for request, (_, max_tokens, stops) in zip(requests, PROMPTS):
+        response = done[request.id]
+        reference = plain_answers[request.id]
+        assert response.prompt_tokens == reference.prompt_tokens  # same tokens, same BOS rule
+        assert 0 < response.completion_tokens <= max_tokens or response.text == ""
+        if response.finish_reason == "length":
+            assert response.completion_tokens == max_tokens
+        assert not any(stop in response.text for stop in stops)
+        assert streamed.get(request.id, "") == response.text
+        assert response.ttft_s is not None and response.gen_s >= response.ttft_s
+    same = sum(done[k].text == plain_answers[k].text for k in done)
+    share = same / len(done)
+    print(f"\nidentical to the plain loop: {same}/{len(done)} ({share:.0%})")
+    # Greedy decoding is not bit-identical across batch shapes (NOTES.md): compare loosely.
+    assert share >= 0.5
+
+
+@pytest.mark.model
+def test_single_sequence_batched_run_equals_the_plain_loop(plain, plain_answers):
+    engine = BatchedEngine(plain, n_parallel=1, prefix_reuse=False)
+    requests = make_requests(plain)
+    done, streamed, errors = run_events(
+        engine.run((plain.prepare(r) for r in requests), threading.Event()))
+    assert not errors
+    for request in requests:
+        assert done[request.id].text == plain_answers[request.id].text
+        assert done[request.id].completion_tokens == plain_answers[request.id].completion_tokens
+        assert done[request.id].finish_reason == plain_answers[request.id].finish_reason
+
+
+@pytest.mark.model
+def test_prompt_too_long_is_skipped_and_the_rest_finish(batched):
+    requests = make_requests(batched, PROMPTS[:3])
+    long_text = "Please repeat these words: " + "apple banana cherry " * 900
+    messages = ({"role": "user", "content": long_text},)
+    too_long = Request("long", batched.render(messages), messages, GenSettings(max_tokens=8))
+    done, _, errors = run_events(
+        batched.generate(iter([requests[0], too_long, requests[1], requests[2]]), threading.Event()))
+    assert set(done) == {r.id for r in requests}
+    assert len(errors) == 1
+    assert errors[0].request_id == "long" and errors[0].skip
+    assert "does not fit the context" in errors[0].message
+
+
+@pytest.mark.model
+def test_cancel_returns_promptly_and_reports_no_half_answer(batched, plain_answers):
+    requests = make_requests(batched)
+    cancel = threading.Event()
+    after_cancel = []
+    done = {}
+    cancelled_at = None
+    for event in batched.generate(iter(requests), cancel):
+        if cancelled_at is not None:
+            after_cancel.append(event)
+            continue
+        if isinstance(event, DoneEvent):
+            done[event.request_id] = event.response
+        if isinstance(event, TokenEvent) and len(done) >= 2:
+            cancel.set()
+            cancelled_at = time.perf_counter()
+    assert cancelled_at is not None
+    assert time.perf_counter() - cancelled_at < 2.0
+    # At most the end of the answer that finished with the very token that was being shown;
+    # no DoneEvent for an unfinished answer, and nothing new starts.
+    finished_late = {e.request_id for e in after_cancel if isinstance(e, DoneEvent)}
+    assert len(finished_late) <= 1
+    assert all(e.request_id in finished_late for e in after_cancel)
+    assert len(done) < len(requests)
+    for response in done.values():
+        assert response.finish_reason in ("stop", "length")
+    # the engine cleaned up: a new run over the same context answers everything
+    again, _, errors = run_events(batched.generate(iter(requests), threading.Event()))
+    assert not errors and len(again) == len(requests)
