@@ -133,14 +133,24 @@ def report(run_id: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="File to write (default: standard output).")
-def export(run_id: str, fmt: str, output: str | None) -> None:
-    """Export a run's scorecard as Markdown or JSON."""
+@click.option("--compare", "compare_id", default=None, metavar="COMPARE_ID|latest",
+              help="Export a comparison (from `trust-tui compare`) instead of a run.")
+def export(run_id: str, fmt: str, output: str | None, compare_id: str | None) -> None:
+    """Export a run's scorecard (or, with --compare, a comparison) as Markdown or JSON."""
     from trust_tui.engine.store import Store
     from trust_tui.export import markdown, report as report_mod
 
     store = Store()
-    data = report_mod.build(store, run_id)
-    text = markdown.render(data) if fmt == "md" else json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if compare_id is not None:
+        from trust_tui.engine import compare as compare_mod
+        from trust_tui.export import compare_md
+
+        data = compare_md.build(compare_mod.load(store, compare_id))
+        render = compare_md.render
+    else:
+        data = report_mod.build(store, run_id)
+        render = markdown.render
+    text = render(data) if fmt == "md" else json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")
@@ -236,9 +246,180 @@ def import_trustllm(path: Path, sample: int | None, seed: int) -> None:
         console.print(f"[yellow]note:[/] {escape(note)}")
     skipped = sum(r.skipped_count for r in result.files)
     state = "unchanged (same data)" if result.unchanged else "written"
-    console.print(f"{result.bundle}: {result.items} items from {result.records} records "
+    imported = sum(r.imported for r in result.files)
+    console.print(f"{result.bundle}: {result.items} items from {imported} of {result.records} records "
                   f"({skipped} skipped) · {state} to {escape(str(result.path))} · {result.seconds:.1f} s")
     console.print(f"run it: trust-tui run --bundle {result.bundle}")
+
+
+@cli.command()
+@click.argument("model", required=False)
+@click.option("--type", "type_name", required=True, metavar="TYPE",
+              help="Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, Q3_K_M, Q2_K … (llama.cpp's names).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: <name>.<TYPE>.gguf next to MODEL, or in trust-tui's models folder).")
+@click.option("--allow-requantize", is_flag=True,
+              help="Quantize a file that is already quantized (the result stacks two quantizations).")
+@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
+def quantize(model: str | None, type_name: str, output: Path | None, allow_requantize: bool,
+             threads: int | None) -> None:
+    """Quantize MODEL (a .gguf; default: the embedded SmolLM2) to --type with llama.cpp."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from trust_tui.engine import quantize as quantize_mod
+    from trust_tui.engine.gguf import human_size
+
+    source, requested, _, info = quantize_mod.plan(model, type_name, output, allow_requantize)
+    console = _console()
+    console.print(f"quantizing {escape(source.name)} ({info.file_type}, {human_size(info.size)}) → {requested}")
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console, transient=True,
+                        disable=not console.is_terminal)
+    with progress:
+        task = progress.add_task("tensors", total=None)
+        result = quantize_mod.quantize(
+            source, requested, output, allow_requantize,
+            progress=lambda done, total, name: progress.update(task, completed=done, total=total),
+            threads=threads)
+    change = f"{100 * (result.size / result.source_size - 1):+.0f}%" if result.source_size else ""
+    console.print(f"wrote {escape(str(result.output))} · {human_size(result.size)} ({change} vs source) "
+                  f"· {result.seconds:.1f} s" + (" · replaced the existing file" if result.replaced else ""))
+    console.print(f"tensors written: {escape(result.tensor_mix)}")
+    for note in result.notes():
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    console.print(f"compare them: trust-tui compare {escape(_quote(result.source))} {escape(_quote(result.output))}")
+
+
+def _quote(path: Path) -> str:
+    """A path for a command line; the embedded model is simply 'default'."""
+    import shlex
+
+    from trust_tui.engine.models import default_model_path
+
+    return "default" if path == default_model_path() else shlex.quote(str(path))
+
+
+@cli.command()
+@click.argument("refs", nargs=-1, required=True, metavar="A B [C…]")
+@click.option("--bundle", default=None, help="Bundle for models given as paths (default: a given run's, else trust-core).")
+@click.option("--profile", type=click.Choice(["quick", "full"]), default=None,
+              help="Profile for models given as paths (default: a given run's, else quick).")
+@click.option("--dimension", "dimensions", multiple=True, help="Only this dimension, for models given as paths (repeatable).")
+@click.option("--subtask", "subtasks", multiple=True, help="Only this sub-task, for models given as paths (repeatable).")
+@click.option("--reference", default="largest", show_default=True,
+              help="The reference: 'largest' (model file), 'first', or a position (1, 2 …).")
+@click.option("--force", is_flag=True, help="Compare runs that are not comparable (other bundle, scorer or settings); the export says so.")
+@click.option("--agreement-items", type=click.IntRange(min=0), default=None,
+              help="Items for next-token agreement (default 32; 0: skip, it runs both models).")
+@click.option("--agreement-tokens", type=click.IntRange(min=1), default=None,
+              help="Answer tokens per item for next-token agreement (default 32).")
+@click.option("--speed/--no-speed", default=True, show_default=True,
+              help="Measure prompt and generation speed of each model file (a few seconds each).")
+@click.option("--n-gpu-layers", type=int, default=None, help="Layers on the GPU (-1: all).")
+@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
+@click.option("--ctx", "n_ctx", type=int, default=None, help="Context tokens per sequence (default 2048).")
+@click.option("--parallel", type=int, default=None, help="Sequences decoded together (default: chosen from the hardware).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def compare(refs, bundle, profile, dimensions, subtasks, reference, force, agreement_items,
+            agreement_tokens, speed, n_gpu_layers, threads, n_ctx, parallel, quiet) -> None:
+    """Compare runs or models item by item: A B [C…] are run ids or .gguf paths ('default': the
+    embedded model); models are run first (from cache where possible) with the same bundle."""
+    from trust_tui.engine import agreement as agreement_mod
+    from trust_tui.engine import api, compare as compare_mod
+    from trust_tui.engine.run import RunSpec
+    from trust_tui.engine.store import Store
+    from trust_tui.progress import RichProgress
+
+    spec = None
+    if bundle or profile or dimensions or subtasks:
+        spec = RunSpec(bundle=bundle or "trust-core", profile=profile or "quick",
+                       dimensions=tuple(dimensions), subtasks=tuple(subtasks))
+    options = api.BackendOptions(n_ctx=n_ctx, threads=threads, n_gpu_layers=n_gpu_layers, parallel=parallel)
+    console = _console()
+    store = Store()
+    cancel = threading.Event()
+    progress = RichProgress(console, enabled=not quiet)
+
+    def agreement_progress(done: int, total: int) -> None:
+        progress.progress.update(progress.task, completed=done, total=total)
+
+    try:
+        with progress:
+            result = compare_mod.compare(
+                store, list(refs), spec, options, reference=reference, force=force,
+                agreement_items=agreement_mod.DEFAULT_ITEMS if agreement_items is None else agreement_items,
+                agreement_tokens=agreement_tokens or agreement_mod.DEFAULT_TOKENS, speed=speed,
+                listener=progress.on_event, on_stage=progress.stage,
+                agreement_progress=agreement_progress, cancel=cancel)
+    except KeyboardInterrupt:
+        cancel.set()
+        raise Cancelled("cancelled: finished items are stored; run the same command again to resume") from None
+    _print_comparison(console, result)
+
+
+def _print_comparison(console, result) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from trust_tui.engine import agreement as agreement_mod
+    from trust_tui.engine.gguf import human_size
+    from trust_tui.engine.scorecard import fmt
+
+    labels = [v.label for v in result.variants]
+    if result.forced:
+        console.print("[bold yellow]warning:[/] compared with --force: " + escape("; ".join(result.problems)))
+    table = Table(title=f"comparison {result.id} · reference {escape(labels[0])} ({result.reference_rule})",
+                  title_justify="left")
+    table.add_column("Dimension / sub-task")
+    table.add_column(escape(labels[0]), justify="right")
+    for label in labels[1:]:
+        table.add_column(escape(label), justify="right")
+        table.add_column("Δ", justify="right")
+        table.add_column("p (Holm)", justify="right")
+
+    def add(row, name: str, bold: bool = False) -> None:
+        agg = "proportion" if row.aggregate == "summary" else row.aggregate
+        cells = [f"[bold]{name}[/]" if bold else f"  {name}", fmt(row.cells[0].value, agg)]
+        for cell, delta in zip(row.cells[1:], row.deltas[1:]):
+            shown = "–"
+            if delta.value is not None:
+                scale = 100 if agg not in ("pearson", "mean", "chi2", "mean_nonrefused", "macro_f1") else 1
+                shown = f"{scale * delta.value:+.1f}" if scale == 100 else f"{delta.value:+.3f}"
+                colour = {True: "green", False: "red"}.get(delta.better)
+                shown = f"[{colour}]{shown}[/]" if colour else shown
+            p = delta.test
+            ptext = "–" if p.p is None else f"{p.p:.3f} ({p.p_holm:.3f})" if p.p_holm is not None else f"{p.p:.3f}"
+            cells += [fmt(cell.value, agg), shown, ptext]
+        table.add_row(*cells)
+
+    for dim in result.dimensions:
+        add(dim, escape(dim.title), bold=True)
+        for sub in result.subtasks:
+            if sub.dimension == dim.id:
+                add(sub, escape(sub.title))
+        table.add_section()
+    console.print(table)
+    console.print("[dim]Δ: variant − reference (percentage points for rates); p: exact McNemar or paired "
+                  "bootstrap, Holm-adjusted in brackets[/]")
+    for index, variant in enumerate(result.variants):
+        c = variant.cost
+        parts = [human_size(c["file_size"]) if c.get("file_size") else "size ?",
+                 f"load {c['load_seconds']:.2f} s" if c.get("load_seconds") is not None else "load ?",
+                 f"prompt {c['prompt_tok_s']:.0f} tok/s" if c.get("prompt_tok_s") else "prompt ?",
+                 f"gen {c['gen_tok_s']:.0f} tok/s" if c.get("gen_tok_s") else "gen ?",
+                 f"run {c['run_tok_s']:.0f} tok/s" if c.get("run_tok_s") else "run cached",
+                 f"peak {c['peak_rss_mb']:.0f} MB" if c.get("peak_rss_mb") else "peak ?"]
+        line = f"{escape(variant.label)} (run {variant.run['id']}): " + " · ".join(parts)
+        if index:
+            same = result.identical[index] or {}
+            flips = [f for f in result.flips if f.variant == index]
+            worse = sum(1 for f in flips if f.worse)
+            identical = f"{100 * same['share']:.1f}%" if same.get("share") is not None else "–"
+            line += (f"\n  identical answers {identical} · {escape(agreement_mod.describe(result.agreement[index]))}"
+                     f" · flipped {worse} pass→fail, {len(flips) - worse} fail→pass")
+        console.print(line)
+    console.print(f"export: trust-tui export --compare {result.id} --format md")
 
 
 def main(argv: list[str] | None = None) -> None:

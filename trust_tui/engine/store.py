@@ -84,7 +84,17 @@ def _m1(db: sqlite_utils.Database) -> None:
     }, pk=("response_key", "item_hash", "scorer", "scorer_version"))
 
 
-MIGRATIONS = [_m1]
+def _m2(db: sqlite_utils.Database) -> None:
+    # A comparison record names its runs and keeps only what the store cannot recompute: what
+    # was measured by running the models (next-token agreement, speed; agreement.py). Every
+    # score, delta and p-value is recomputed from the runs' stored answers and scores.
+    db["comparisons"].create({
+        "id": int, "created": float, "run_ids": str, "reference_run": int, "forced": int,
+        "comparability": str, "options": str, "measurements": str,
+    }, pk="id")
+
+
+MIGRATIONS = [_m1, _m2]
 
 
 class Store:
