@@ -91,12 +91,15 @@ def test_holm_across_subtasks_by_hand(store, two_runs):
     assert holm == {"truthfulness/mc": 1.0, "truthfulness/flip": 1.0, "safety/refuse": pytest.approx(0.375)}
 
 
-def test_dimension_summary_delta_and_bootstrap(store, two_runs):
+def test_dimension_summary_delta_and_permutation_test(store, two_runs):
     result = compare.build(store, list(two_runs))
     safety = row(result, "safety").deltas[1]
     assert safety.value == pytest.approx(-2 / 3)
-    assert safety.test.method == "paired-bootstrap" and safety.test.p < 0.01
-    assert safety.test.ci[1] <= 0
+    assert safety.test.method == "paired-permutation"
+    # one pass/fail sub-task with 4 discordant items all one way: the sign-flip test is the
+    # randomisation form of McNemar's, P = 2 · (1/2)^4 = 0.125 up to Monte Carlo error
+    assert safety.test.p == pytest.approx(0.125, abs=0.03)
+    assert safety.test.ci[1] <= 0  # bootstrap interval of the difference
     truth = row(result, "truthfulness")
     # summary = mean(accuracy, 1 - flip rate): (0.5 + 1)/2 vs (0.5 + 2/3)/2
     assert truth.cells[0].value == pytest.approx(0.75)
@@ -377,3 +380,27 @@ def test_item_statistics_reproduce_the_scorecard_aggregates():
                 "scorer": "s", "scorer_version": 1, "aggregate_options": options}
         expected = scorecard.aggregate(spec, data).value
         assert compare.ITEM_STATISTICS[aggregate](spec, data) == pytest.approx(expected), aggregate
+
+
+def test_a_mean_metric_is_never_treated_as_pass_fail():
+    spec = {"id": "x/y", "aggregate": "mean", "direction": "lower", "aggregate_options": {}}
+    test, _ = compare.subtask_test(spec, _rows([0.0, 1.0, 0.0], [None] * 3), _rows([0.0, 1.0, 1.0], [None] * 3))
+    assert test.method == "paired-bootstrap"
+
+
+def test_a_dimension_difference_uses_only_subtasks_scored_in_both_runs(store, mini):
+    def unreadable_flips(request):
+        return "Hmm." if "Is " in request.prompt and "even" in request.prompt else script_a(request)
+
+    a = make_run(store, mini, script_a, "model-a")
+    b = make_run(store, mini, unreadable_flips, "model-b")
+    result = compare.build(store, [a, b])
+    assert row(result, "truthfulness/flip").cells[1].value is None
+    truth = row(result, "truthfulness")
+    # summaries: A = mean(0.5, 1 - 0) = 0.75, B = mean(0.5) = 0.5; over mc alone they are equal
+    assert (truth.cells[0].value, truth.cells[1].value) == (0.75, 0.5)
+    delta = truth.deltas[1]
+    assert delta.value == 0 and "over the 1 sub-task scored in both runs (not Flip)" in delta.note
+    assert delta.test.p == 1.0
+    text = compare_md.render(compare_md.build(result))
+    assert "| Truthfulness | 75.0%" in text and "+0.0 pt *" in text

@@ -388,6 +388,7 @@ def _print_comparison(console, result) -> None:
                 shown = f"{scale * delta.value:+.1f}" if scale == 100 else f"{delta.value:+.3f}"
                 colour = {True: "green", False: "red"}.get(delta.better)
                 shown = f"[{colour}]{shown}[/]" if colour else shown
+                shown += "*" if delta.note else ""
             p = delta.test
             ptext = "–" if p.p is None else f"{p.p:.3f} ({p.p_holm:.3f})" if p.p_holm is not None else f"{p.p:.3f}"
             cells += [fmt(cell.value, agg), shown, ptext]
@@ -401,7 +402,11 @@ def _print_comparison(console, result) -> None:
         table.add_section()
     console.print(table)
     console.print("[dim]Δ: variant − reference (percentage points for rates); p: exact McNemar or paired "
-                  "bootstrap, Holm-adjusted in brackets[/]")
+                  "bootstrap per sub-task, sign-flip permutation per dimension; Holm-adjusted in brackets[/]")
+    for dim in result.dimensions:
+        for label, delta in zip(labels[1:], dim.deltas[1:]):
+            if delta.note:
+                console.print(f"[dim]* {escape(dim.title)} ({escape(label)}): {escape(delta.note)}[/]")
     for index, variant in enumerate(result.variants):
         c = variant.cost
         parts = [human_size(c["file_size"]) if c.get("file_size") else "size ?",

@@ -167,3 +167,16 @@ def test_fits_80x24(env):
             text = screen_text(app)
             assert "Compare" in text and "Back" in text  # the footer's bindings are visible
     run_async(go())
+
+
+def test_the_app_opens_the_compare_screen_from_a_key(tmp_path):
+    from trust_tui.tui.app import create_app
+
+    app = create_app(store_path=tmp_path / "trust.db", discover=lambda: [])
+
+    async def go():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("ctrl+k")
+            await pilot.pause()
+            assert isinstance(app.screen, CompareScreen)
+    run_async(go())

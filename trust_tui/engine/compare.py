@@ -5,12 +5,13 @@ for pair metrics. Pass/fail outcomes get an exact McNemar test on the discordant
 per-unit values a paired bootstrap of the mean difference; metrics that are not means of units
 (a correlation, a macro average) a paired bootstrap over items of the metric difference itself;
 a metric that is itself a p-value (chi-square) no paired test, and the comparison says so. Sub-task
-p-values are Holm-corrected per variant; dimension summaries get a paired bootstrap stratified by
-sub-task, Holm-corrected separately.
+p-values are Holm-corrected per variant; dimension summaries get a sign-flip permutation test on
+the same units (and a paired bootstrap interval), Holm-corrected separately.
 
 Everything is computed from the store. A comparison record (table ``comparisons``) names its runs
-and keeps only what the store cannot recompute: the next-token agreement measured by running
-both models (``agreement.py``); every score, delta and p-value is recomputed when it is shown.
+and keeps only what the store cannot recompute: what was measured by running the models
+(next-token agreement and speed, ``agreement.py``); every score, delta and p-value is recomputed
+from the runs' stored answers and scores when it is shown.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ SEED = 0
 # Aggregates that are the mean of one value per unit (item or pair).
 UNIT_AGGREGATES = frozenset({"proportion", "mean", "pair_flip", "pair_consistency", "pair_robustness"})
 NO_PAIRED_TEST = {
-    "chi2": "no paired test: the metric is itself the p-value of a test (answer × group), and a "
-            "difference of p-values is not an effect size; compare the two p-values",
-    "pair_robustness_score": "no paired test for this aggregate yet; compare the intervals",
-    "pair_similarity": "no paired test for this aggregate yet; compare the intervals",
+    "chi2": "the metric is itself the p-value of a test (answer × group), and a difference of "
+            "p-values is not an effect size; compare the two p-values",
+    "pair_robustness_score": "no paired test is implemented for this aggregate; compare the intervals",
+    "pair_similarity": "no paired test is implemented for this aggregate; compare the intervals",
 }
 
 
@@ -78,6 +79,7 @@ class Delta:
     value: float | None  # variant − reference, on the metric's own scale
     better: bool | None  # the change goes the metric's good way
     test: Test
+    note: str = ""  # e.g. a dimension difference taken over fewer sub-tasks than its summaries
 
 
 @dataclass
@@ -372,7 +374,7 @@ def subtask_test(spec: Mapping[str, Any], ref_rows: list, var_rows: list) -> tup
             return Test("none", n=0, unit=unit, note="no unit was readable in both runs"), flips
         xs, ys = [a[k] for k in keys], [b[k] for k in keys]
         _, ci, p_boot = stats.paired_bootstrap(xs, ys, resamples=RESAMPLES, seed=SEED)
-        if _is_binary(xs + ys):
+        if aggregate != "mean" and _is_binary(xs + ys):
             worse = sum(1 for _, d in flips if d == "pass→fail")
             better = len(flips) - worse
             return Test("mcnemar-exact", stats.mcnemar_exact(worse, better), n=len(keys), unit=unit,
@@ -398,58 +400,93 @@ def subtask_test(spec: Mapping[str, Any], ref_rows: list, var_rows: list) -> tup
 # --------------------------------------------------------------------------- dimension summaries
 
 
-def _resampler(spec: Mapping[str, Any], ref_rows: list, var_rows: list,
-               observed: tuple[float | None, float | None]) -> Callable[[random.Random], tuple]:
-    """A function rng -> (reference, variant) oriented sub-task values on one paired resample."""
-    aggregate = spec["aggregate"]
-    if aggregate in UNIT_AGGREGATES:
-        a, b = unit_values(spec, ref_rows), unit_values(spec, var_rows)
-        keys = [k for k in a if k in b and a[k] is not None and b[k] is not None]
-        pairs = [(a[k], b[k]) for k in keys]
-        if pairs:
-            def draw(rng: random.Random) -> tuple:
-                picked = [pairs[rng.randrange(len(pairs))] for _ in pairs]
-                return (_orient(spec, sum(x for x, _ in picked) / len(picked)),
-                        _orient(spec, sum(y for _, y in picked) / len(picked)))
-            return draw
-    elif aggregate in ITEM_STATISTICS:
-        a = {r["uid"]: r for r in _scored(ref_rows)}
-        b = {r["uid"]: r for r in _scored(var_rows)}
-        keys = [k for k in a if k in b]
-        fn = ITEM_STATISTICS[aggregate]
-        if keys:
-            def draw(rng: random.Random) -> tuple:
-                picks = [keys[rng.randrange(len(keys))] for _ in keys]
-                return (_orient(spec, fn(spec, [a[k] for k in picks])),
-                        _orient(spec, fn(spec, [b[k] for k in picks])))
-            return draw
-    fixed = (_orient(spec, observed[0]), _orient(spec, observed[1]))
-    return lambda rng: fixed  # no resampling for this aggregate: it adds no variance
+class _Part:
+    """One sub-task's share of a dimension summary, redrawn on paired units: resampled for the
+    bootstrap interval, or with each unit's two outcomes swapped at random for the sign-flip
+    permutation test. Values are oriented (higher is better), as in the summary."""
+
+    def __init__(self, spec: Mapping[str, Any], ref_rows: list, var_rows: list,
+                 observed: tuple[float | None, float | None]):
+        self.spec = spec
+        self.kind = "fixed"
+        aggregate = spec["aggregate"]
+        if aggregate in UNIT_AGGREGATES:
+            a, b = unit_values(spec, ref_rows), unit_values(spec, var_rows)
+            self.units = [(a[k], b[k]) for k in a if k in b and a[k] is not None and b[k] is not None]
+            if self.units:
+                self.kind = "units"
+        elif aggregate in ITEM_STATISTICS:
+            a = {r["uid"]: r for r in _scored(ref_rows)}
+            b = {r["uid"]: r for r in _scored(var_rows)}
+            self.items = [(a[k], b[k]) for k in a if k in b]
+            self.statistic = ITEM_STATISTICS[aggregate]
+            if self.items:
+                self.kind = "items"
+        self.fixed = (_orient(spec, observed[0]), _orient(spec, observed[1]))
+
+    def _values(self, drawn: list[tuple]) -> tuple[float | None, float | None]:
+        if self.kind == "units":
+            return (_orient(self.spec, sum(x for x, _ in drawn) / len(drawn)),
+                    _orient(self.spec, sum(y for _, y in drawn) / len(drawn)))
+        return (_orient(self.spec, self.statistic(self.spec, [x for x, _ in drawn])),
+                _orient(self.spec, self.statistic(self.spec, [y for _, y in drawn])))
+
+    def observed(self) -> tuple[float | None, float | None]:
+        if self.kind == "fixed":
+            return self.fixed
+        return self._values(self.units if self.kind == "units" else self.items)
+
+    def boot(self, rng: random.Random) -> tuple[float | None, float | None]:
+        if self.kind == "fixed":
+            return self.fixed  # no resampling for this aggregate: it adds no variance
+        pool = self.units if self.kind == "units" else self.items
+        return self._values([pool[rng.randrange(len(pool))] for _ in pool])
+
+    def swap(self, rng: random.Random) -> tuple[float | None, float | None]:
+        if self.kind == "fixed":
+            return self.fixed if rng.random() < 0.5 else self.fixed[::-1]
+        pool = self.units if self.kind == "units" else self.items
+        return self._values([(y, x) if rng.random() < 0.5 else (x, y) for x, y in pool])
 
 
-def dimension_test(parts: list[Callable[[random.Random], tuple]], observed: float | None,
-                   resamples: int = RESAMPLES, seed: int = SEED) -> Test:
-    """Paired bootstrap of the difference of dimension summaries (mean of oriented sub-task
-    values), resampling units within each sub-task."""
+def _summary_difference(pairs: Iterable[tuple[float | None, float | None]]) -> float | None:
+    ref_values, var_values = [], []
+    for x, y in pairs:
+        if x is not None:
+            ref_values.append(x)
+        if y is not None:
+            var_values.append(y)
+    if not ref_values or not var_values:
+        return None
+    return sum(var_values) / len(var_values) - sum(ref_values) / len(ref_values)
+
+
+def dimension_test(parts: list[_Part], observed: float | None, resamples: int = RESAMPLES,
+                   seed: int = SEED) -> Test:
+    """The paired test of a dimension summary (the mean of oriented sub-task values): a sign-flip
+    permutation test (each unit's two outcomes swapped at random, within its sub-task) for the
+    p-value, and a paired bootstrap (units resampled within each sub-task) for the interval.
+
+    With one pass/fail sub-task the permutation p-value is the randomisation version of the exact
+    McNemar test on the same units, so a dimension never looks surer than its only sub-task."""
     if observed is None or not parts:
         return Test("none", note="no summary in one of the runs")
-    rng = random.Random(seed)
-    diffs = []
-    for _ in range(resamples):
-        ref_values, var_values = [], []
-        for draw in parts:
-            x, y = draw(rng)
-            if x is not None:
-                ref_values.append(x)
-            if y is not None:
-                var_values.append(y)
-        if ref_values and var_values:
-            diffs.append(sum(var_values) / len(var_values) - sum(ref_values) / len(ref_values))
-    ci, p = _percentile_test(diffs)
-    if math.isnan(p):
+    paired = _summary_difference(part.observed() for part in parts)
+    if paired is None:
         return Test("none", note="nothing to resample")
-    return Test("paired-bootstrap", p, n=len(parts), unit="sub-tasks", ci=ci,
-                note="bootstrap of the summary difference, resampling units within each sub-task")
+    rng = random.Random(seed)
+    boots = [_summary_difference(part.boot(rng) for part in parts) for _ in range(resamples)]
+    ci, _ = _percentile_test([d for d in boots if d is not None])
+    rng = random.Random(seed)
+    extreme = 0
+    for _ in range(resamples):
+        flipped = _summary_difference(part.swap(rng) for part in parts)
+        if flipped is not None and abs(flipped) >= abs(paired) - 1e-12:
+            extreme += 1
+    p = 1.0 if abs(paired) < 1e-12 else (extreme + 1) / (resamples + 1)
+    return Test("paired-permutation", min(1.0, p), n=len(parts), unit="sub-tasks", ci=ci,
+                note="sign-flip permutation test of the summary difference (units swapped between "
+                     "the runs within each sub-task); interval by paired bootstrap")
 
 
 # --------------------------------------------------------------------------- comparability
@@ -613,7 +650,7 @@ def build(store: Store, run_ids: Sequence[int], reference_rule: str = "position 
                 members = [_member(r, members_b.get(r["uid"])) for r in units_a.get(unit, [])]
                 flips.append(Flip(v, sub_id, first.title, unit, direction, members))
             if spec.get("summary", True):
-                parts_by_dim[v][first.dimension].append(_resampler(
+                parts_by_dim[v][first.dimension].append(_Part(
                     spec, by_sub[0][sub_id], by_sub[v][sub_id], (cells[0].value, cells[v].value)))
         subtask_rows.append(Row(sub_id, "subtask", first.dimension, first.title, first.metric,
                                 first.aggregate, first.direction, first.summary, cells, deltas))
@@ -626,11 +663,20 @@ def build(store: Store, run_ids: Sequence[int], reference_rule: str = "position 
                       "sub-tasks") for d in dims]
         deltas = [None]
         for v in range(1, len(runs)):
-            value = None
-            if cells[v].value is not None and cells[0].value is not None:
-                value = cells[v].value - cells[0].value
-            test = dimension_test(parts_by_dim[v][dim.id], value)
-            deltas.append(Delta(value, None if value is None else value > 0, test))
+            # Only sub-tasks scored in both runs: a sub-task missing on one side (no readable
+            # answer) would otherwise move one summary and not the other.
+            parts = [part for part in parts_by_dim[v][dim.id] if None not in part.fixed]
+            value = _summary_difference(part.fixed for part in parts)
+            scored = [sum(1 for s in d[dim.id].subtasks if s.summary and s.oriented() is not None)
+                      for d in (dims[0], dims[v])]
+            note = ""
+            if value is not None and scored != [len(parts), len(parts)]:
+                missing = [part.spec["title"] for part in parts_by_dim[v][dim.id] if None in part.fixed]
+                note = (f"Δ and test over the {len(parts)} sub-task{'' if len(parts) == 1 else 's'} "
+                        "scored in both runs"
+                        + (f" (not {', '.join(missing)})" if missing else ""))
+            test = dimension_test(parts, value)
+            deltas.append(Delta(value, None if not value else value > 0, test, note))
         dimension_rows.append(Row(dim.id, "dimension", dim.id, dim.title, "summary", "summary",
                                   "higher", True, cells, deltas))
     for v in range(1, len(runs)):

@@ -50,7 +50,8 @@ def _row(row: cmp.Row, labels: list[str]) -> dict[str, Any]:
         if cell is not None:
             entry.update(value=_num(cell.value), ci=_pair(cell.ci), n=cell.n, unit=cell.unit)
         if delta is not None:
-            entry.update(delta=_num(delta.value), better=delta.better, test=_test(delta.test))
+            entry.update(delta=_num(delta.value), better=delta.better, test=_test(delta.test),
+                         delta_note=delta.note or None)
         out["variants"].append(entry)
     return out
 
@@ -103,12 +104,15 @@ def build(comparison: cmp.Comparison) -> dict[str, Any]:
 
 TEST_DEFINITION = (
     "each variant is compared with the reference on the same units (items; pairs for pair "
-    "metrics). Pass/fail units: exact McNemar test on the units that changed verdict; other "
-    "per-unit values: paired bootstrap of the mean difference; correlations and macro averages: "
-    "paired bootstrap over items of the metric difference (2000 resamples, seed 0); a metric "
-    "that is itself a p-value (chi-square) gets no paired test. Holm's correction across the "
-    "sub-tasks of each variant (and separately across its dimensions). Dimension summaries: "
-    "paired bootstrap of the summary difference, resampling units within each sub-task")
+    "metrics). Pass/fail units: exact McNemar test on the units that changed verdict; per-item "
+    "values (mean toxicity): paired bootstrap of the mean difference; correlations and macro "
+    "averages: paired bootstrap over items of the metric difference (2000 resamples, seed 0); a "
+    "metric that is itself a p-value (chi-square) gets no paired test. Dimension summaries: "
+    "sign-flip permutation test of the summary difference, swapping each unit's two outcomes "
+    "within its sub-task (with one pass/fail sub-task it is the randomisation form of McNemar's "
+    "test), interval by paired bootstrap. Holm's correction across the sub-tasks of each variant, "
+    "and separately across its dimensions. Quick-profile sub-tasks have about 8 items: only large "
+    "changes can reach significance, and a non-significant difference is not evidence of no change")
 AGREEMENT_DEFINITION = (
     "identical answers: share of items answered by both whose answers are the same text. "
     "Next-token agreement: the reference's answer tokens are teacher-forced through both models "
@@ -145,7 +149,7 @@ def _delta(entry: dict, aggregate: str) -> str:
     else:
         text = f"{delta:+.3f}"
     marker = {True: " ▲", False: " ▼"}.get(entry.get("better"), "")
-    return text + marker
+    return text + marker + (" *" if entry.get("delta_note") else "")
 
 
 def _p(value: float | None) -> str:
@@ -162,6 +166,8 @@ def _test_cell(entry: dict) -> str:
                 f"of {test['n']} {test['unit']}")
     if method == "paired-bootstrap":
         return f"paired bootstrap, {test['n']} {test['unit']}"
+    if method == "paired-permutation":
+        return f"sign-flip permutation, {test['n']} {test['unit']}"
     return "none"
 
 
@@ -234,10 +240,14 @@ def render(report: dict) -> str:
     leftover = [s for s in report["subtasks"] if s["dimension"] not in {d["id"] for d in report["dimensions"]}]
     if leftover:
         lines += ["### Other sub-tasks", ""] + _table(leftover, labels, "Sub-task")
-    notes = sorted({(v.get("test") or {}).get("note") for s in report["subtasks"] for v in s["variants"][1:]
-                    if (v.get("test") or {}).get("method") == "none" and (v.get("test") or {}).get("note")})
+    notes = []
+    for sub in report["subtasks"]:
+        for entry in sub["variants"][1:]:
+            test = entry.get("test") or {}
+            if test.get("method") == "none" and test.get("note"):
+                notes.append(f"- {_cell(sub['title'])} (`{_cell(entry['label'])}`): {_cell(test['note'])}")
     if notes:
-        lines += ["Sub-tasks without a paired test: " + "; ".join(_cell(n) for n in notes) + ".", ""]
+        lines += ["Sub-tasks without a paired test:", ""] + list(dict.fromkeys(notes)) + [""]
     lines += _flips(report, labels)
     defs = report["definitions"]
     lines += ["## Method", "",
@@ -272,9 +282,14 @@ def _table(rows: list[dict], labels: list[str], head: str, dimension: bool = Fal
             cells.append(_test_cell(row["variants"][1]))
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
+    starred = [f"\\* {_cell(row['title'])} (`{_cell(entry['label'])}`): {_cell(entry['delta_note'])}."
+               for row in rows for entry in row["variants"][1:] if entry.get("delta_note")]
+    if starred:
+        out += ["  \n".join(starred), ""]
     if dimension:
-        out += ["p: paired bootstrap of the summary difference; in brackets Holm-adjusted across "
-                "dimensions. Sub-task p-values are Holm-adjusted across sub-tasks.", ""]
+        out += ["p: sign-flip permutation test of the summary difference on the same units, "
+                "Holm-adjusted across dimensions in brackets; Δ: variant − reference in percentage "
+                "points. Sub-task p-values below are Holm-adjusted across sub-tasks.", ""]
     return out
 
 

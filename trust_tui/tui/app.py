@@ -16,6 +16,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from trust_tui.tui.screens.compare import CompareScreen
 from trust_tui.tui.screens.export import ExportScreen
 from trust_tui.tui.screens.history import HistoryScreen
 from trust_tui.tui.screens.items import ItemsScreen
@@ -35,6 +36,7 @@ SCREEN_TYPES: dict[str, Callable[..., Screen]] = {
     "history": HistoryScreen,
     "export": ExportScreen,
     "prompt": PromptScreen,
+    "compare": CompareScreen,
 }
 
 
@@ -63,6 +65,7 @@ class TrustApp(App):
     BINDINGS = [
         Binding("t", "toggle_dark", "Theme"),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+k", "open_compare", "Compare", show=False),
     ]
 
     def __init__(self, config: AppConfig) -> None:
@@ -98,6 +101,10 @@ class TrustApp(App):
             return backend(model_path)
         return backend
 
+    def action_open_compare(self) -> None:
+        if not isinstance(self.screen, CompareScreen):
+            self.open_screen("compare")
+
     def open_screen(self, name: str, callback: Callable | None = None, **arguments: Any) -> Screen:
         screen = SCREEN_TYPES[name](**arguments)
         self.push_screen(screen, callback)
@@ -126,7 +133,10 @@ class TrustApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every key binding shown in the footer is also a command in the palette."""
         yield from super().get_system_commands(screen)
-        seen = {"Theme", "Quit"}
+        yield SystemCommand("Compare runs or models",
+                            "Quantized variants side by side, item by item (ctrl+k)",
+                            self.action_open_compare)
+        seen = {"Theme", "Quit", "Compare"}
         for key, active in screen.active_bindings.items():
             binding = active.binding
             if not binding.show or not binding.description or not active.enabled:
