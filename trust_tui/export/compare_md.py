@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from typing import Any
 
@@ -301,6 +302,19 @@ def _clip(text: Any) -> str:
     return _cell(value) or "*(empty)*"
 
 
+def _gold(gold: Any) -> str:
+    """The expected answer, short: a structured gold shows its answer or false premise."""
+    if gold is None:
+        return ""
+    if isinstance(gold, dict):
+        if "answer" in gold:
+            return _clip(gold["answer"])
+        if "false_premise" in gold:
+            return _clip(f"(false premise: {gold['false_premise']})")
+        return _clip(json.dumps(gold, ensure_ascii=False))
+    return _clip(gold if isinstance(gold, str) else json.dumps(gold, ensure_ascii=False))
+
+
 def _flips(report: dict, labels: list[str]) -> list[str]:
     out = ["## Flipped items", ""]
     flips = report["flips"]
@@ -320,7 +334,7 @@ def _flips(report: dict, labels: list[str]) -> list[str]:
                 name = member["uid"].split(":", 1)[-1] + (f" ({member['variant']})" if member.get("variant") else "")
                 ref, var = member["reference"], member["compared"]
                 head = (f"**{flip['direction']}** | {_cell(flip['subtask_title'])}" if index == 0 else " | ")
-                gold = "" if member["gold"] is None else _cell(member["gold"])
+                gold = _gold(member["gold"])
                 out.append(
                     f"| {head} | {_cell(name)} | {_clip(member['prompt'])} | {gold} | "
                     f"{_clip(ref['answer'])} → *{_cell(ref['label'] or 'unparseable')}* | "

@@ -396,8 +396,8 @@ class CompareScreen(Screen):
         cells: list[Text] = [name, Text(fmt_value(row.cells[0].value, row.aggregate), justify="right")]
         for cell, delta in zip(row.cells[1:], row.deltas[1:]):
             cells.append(Text(fmt_value(cell.value, row.aggregate), justify="right"))
-            cells.append(Text(fmt_delta(delta.value, row.aggregate), style=BETTER_STYLE[delta.better],
-                              justify="right"))
+            cells.append(Text(fmt_delta(delta.value, row.aggregate) + ("*" if delta.note else ""),
+                              style=BETTER_STYLE[delta.better], justify="right"))
             cells.append(Text(fmt_p(delta.test), justify="right",
                               style="bold" if delta.test.p_holm is not None and delta.test.p_holm < 0.05 else ""))
         table.add_row(*cells, key=f"{row.kind}:{row.id}")
@@ -430,6 +430,10 @@ class CompareScreen(Screen):
                     text.append(f" · identical answers {100 * same['share']:.1f}%")
                 text.append_text(safe(" · " + agreement.describe(result.agreement[index]), single_line=True))
             text.append("\n")
+        for dim in result.dimensions:
+            for index, delta in enumerate(dim.deltas[1:], start=1):
+                if delta.note:
+                    text.append_text(safe(f"* {dim.title} ({LETTERS[index]}): {delta.note}\n", "dim"))
         self.query_one("#compare-summary", Static).update(text)
 
     def _fill_flips(self) -> None:
