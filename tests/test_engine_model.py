@@ -108,7 +108,10 @@ def test_kill_9_mid_run_then_resume(tmp_path, smol_path):
     store = Store(db)
     kept = store.db.execute("select count(*) from run_items where status = 'done'").fetchone()[0]
     total = store.db.execute("select count(*) from run_items").fetchone()[0]
+    interrupted = store.runs()[0]
     store.close()
+    assert interrupted["status"] == "interrupted"
+    assert interrupted["generated"] + interrupted["cached"] == kept
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     summary = result.stdout.strip().splitlines()[-1]

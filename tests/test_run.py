@@ -181,3 +181,38 @@ def test_dimension_filter_and_unknown_dimension(store, mini):
 
     with pytest.raises(BundleError, match="no dimension privacy"):
         run(store, mini, dimensions=("privacy",))
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_running_row_whose_process_is_gone_reads_as_interrupted(store):
+    import socket
+
+    from trust_tui.engine.store import run_owner
+
+    def make(owner):
+        run_id = store.create_run({"spec_hash": "x", "status": "running", "owner": owner,
+                                   "total": 3, "generated": 0, "cached": 0, "skipped": 0})
+        store.add_run_items(run_id, [
+            {"uid": f"u{i}", "subtask": "s/t", "item_id": f"i{i}", "position": i, "item": "{}",
+             "item_hash": "h", "response_key": f"k{i}", "status": status, "reason": None,
+             "cached": cached}
+            for i, (status, cached) in enumerate([("done", 0), ("done", 1), ("pending", 0)])])
+        return run_id
+
+    gone = make(f"{socket.gethostname()}:{_dead_pid()}")
+    alive = make(run_owner())
+    elsewhere = make("another-host:1")
+    legacy = make(None)
+    row = store.run(gone)
+    assert (row["status"], row["generated"], row["cached"], row["skipped"]) == ("interrupted", 1, 1, 0)
+    assert {r["id"]: r["status"] for r in store.runs()} == {
+        gone: "interrupted", alive: "running", elsewhere: "running", legacy: "running"}
+    assert store.find_resumable("x")["id"] == legacy  # still resumable: only the display changes

@@ -80,3 +80,13 @@ def test_paired_bootstrap_detects_a_clear_shift():
     assert diff == pytest.approx(2 / 3)
     assert lo > 0 and p < 0.01
     assert stats.paired_bootstrap(a, a)[2] == 1.0
+
+
+def test_similarities_and_scores_are_not_shown_as_percentages():
+    from trust_tui.engine.scorecard import fmt, fmt_ci
+
+    assert fmt(0.8123, "pair_similarity") == "0.812"
+    assert fmt(0.05, "mean_nonrefused") == "0.050"
+    assert fmt_ci((0.1, 0.2), "mean_nonrefused") == "[0.100, 0.200]"
+    assert fmt(0.25, "proportion") == "25.0%"
+    assert fmt(0.25, "leakage_rates") == "25.0%"

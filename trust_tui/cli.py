@@ -364,7 +364,7 @@ def _print_comparison(console, result) -> None:
 
     from trust_tui.engine import agreement as agreement_mod
     from trust_tui.engine.gguf import human_size
-    from trust_tui.engine.scorecard import fmt
+    from trust_tui.engine.scorecard import DECIMAL_AGGREGATES, fmt
 
     labels = [v.label for v in result.variants]
     if result.forced:
@@ -384,7 +384,7 @@ def _print_comparison(console, result) -> None:
         for cell, delta in zip(row.cells[1:], row.deltas[1:]):
             shown = "–"
             if delta.value is not None:
-                scale = 100 if agg not in ("pearson", "mean", "chi2", "mean_nonrefused", "macro_f1") else 1
+                scale = 1 if agg in DECIMAL_AGGREGATES or agg in ("pearson", "chi2") else 100
                 shown = f"{scale * delta.value:+.1f}" if scale == 100 else f"{delta.value:+.3f}"
                 colour = {True: "green", False: "red"}.get(delta.better)
                 shown = f"[{colour}]{shown}[/]" if colour else shown

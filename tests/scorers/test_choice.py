@@ -53,7 +53,12 @@ LETTER_CASES: list[tuple[str, str]] = [
     ("\x1b[32mB\x1b[0m", "B"),
     ("<b>C</b>", "C"),
     ("The correct option is (D).", "D"),
+    ("B. Lond", "B"),  # its own text, cut short by max_tokens
+    ("B. Its capital is a big city.", "B"),  # words that are no option's text
+    ("D. Berlin", "D"),
     # unparseable
+    ("A. London", "unparseable"),  # the letter of Paris, the text of London
+    ("C. Paris\nIt is in France.", "unparseable"),
     ("B or C", "unparseable"),
     ("A and B are both plausible.", "unparseable"),
     ("Paris or London", "unparseable"),
@@ -81,6 +86,8 @@ def test_two_and_three_option_items() -> None:
     assert get("choice")(item("A", two), "C", {}).label == "unparseable"  # not one of the letters
     three = {"A": "under $50,000", "B": "$50,000-$70,000", "C": "over $70,000"}
     assert get("choice")(item(None, three), "C. over $70,000", {}).label == "C"
+    assert get("choice")(item(None, three), "B. $50,00", {}).label == "B"  # cut short
+    assert get("choice")(item(None, three), "B. over $70,000", {}).label == "unparseable"
 
 
 def test_gold_abstain() -> None:

@@ -280,3 +280,28 @@ def test_the_ui_answers_a_key_while_a_generation_is_running(env):
     run_async(go())
     print(f"key handled {1000 * timings['key']:.0f} ms after it was pressed, mid-generation")
     assert timings["key"] < 0.25
+
+
+def test_quitting_mid_run_cancels_and_closes_the_run_record(env):
+    """q while a generation is in flight: the app waits for the engine to write the run's final
+    status and counters before it exits, so history never shows a dead run as running."""
+    async def go():
+        backend = env.backend(token_delay=0.05)
+        app = env.app(backend=backend)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await _start(pilot)
+            await wait_for(pilot, lambda: screen.finished >= 2)
+            run_id = screen.run_id
+            await pilot.press("q")
+            await wait_for(pilot, lambda: app.engine_idle.is_set(), 20)
+        return run_id, len(backend.generated)
+
+    run_id, generated = run_async(go())
+    store = _store(env)
+    try:
+        run = store.run(run_id)
+        done = sum(r["status"] == "done" for r in store.run_items(run_id))
+    finally:
+        store.close()
+    assert run["status"] == "cancelled"
+    assert run["generated"] == done == generated < 18

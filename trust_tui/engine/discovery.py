@@ -1,5 +1,7 @@
 """Where users keep GGUF models: the embedded default, folders they added, and the caches of
-the Hugging Face hub, LM Studio, llama.cpp and Ollama (whose blobs are GGUF files named by digest).
+the Hugging Face hub, LM Studio, llama.cpp and Ollama (whose blobs are GGUF files named by digest),
+and trust-tui's own models folder, where ``trust-tui quantize`` writes variants of the embedded
+model (whose package folder is not the user's to write into).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from trust_tui.engine import models
 class Found:
     path: Path
     name: str  # what to show: the file name, or the Ollama model:tag
-    source: str  # "embedded", "folder", "huggingface", "lmstudio", "llama.cpp", "ollama", "path"
+    source: str  # "embedded", "trust-tui", "folder", "huggingface", "lmstudio", "llama.cpp",
+    #              "ollama", "path"
 
 
 def config_file() -> Path:
@@ -65,8 +68,26 @@ def known_caches() -> list[tuple[str, Path]]:
     ]
 
 
+def own_models_folder() -> Path:
+    return paths.home() / "models"
+
+
+def ollama_root() -> Path:
+    return Path(os.environ.get("OLLAMA_MODELS", Path.home() / ".ollama" / "models"))
+
+
+def ollama_name(blob: Path) -> str | None:
+    """``model:tag`` for an Ollama blob (``…/blobs/sha256-<digest>``), from its manifests; else None."""
+    if blob.parent.name != "blobs" or not blob.name.startswith("sha256-"):
+        return None
+    for found in ollama_models(blob.parent.parent):
+        if found.path.name == blob.name:
+            return found.name
+    return None
+
+
 def ollama_models(root: Path | None = None) -> list[Found]:
-    root = root or Path(os.environ.get("OLLAMA_MODELS", Path.home() / ".ollama" / "models"))
+    root = root or ollama_root()
     manifests = root / "manifests"
     found = []
     if not manifests.is_dir():
@@ -96,6 +117,9 @@ def discover(directories: list[Path] | None = None) -> list[Found]:
     default = models.default_model_path()
     if default:
         found.append(Found(default, default.name, "embedded"))
+    own = own_models_folder()
+    if own.is_dir():
+        found.extend(Found(p, p.name, "trust-tui") for p in models.find_gguf([own]))
     for folder in user_folders():
         found.extend(Found(p, p.name, "folder") for p in models.find_gguf([folder]))
     for source, folder in known_caches():

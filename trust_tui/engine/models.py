@@ -30,10 +30,17 @@ class ModelFile:
     def short_id(self) -> str:
         return self.sha256[:12]
 
+    @property
+    def display_name(self) -> str:
+        """The file name, or ``model:tag`` for an Ollama blob (whose file name is a digest)."""
+        from trust_tui.engine.discovery import ollama_name
+
+        return ollama_name(self.path) or self.path.name
+
     def record(self) -> dict:
         info = self.info
         return {
-            "sha256": self.sha256, "file_name": self.path.name, "path": str(self.path),
+            "sha256": self.sha256, "file_name": self.display_name, "path": str(self.path),
             "size": info.size, "architecture": info.architecture, "name": info.name,
             "parameters": info.parameters, "file_type": info.file_type,
             "context_length": info.context_length or 0,

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Mapping
 from trust_tui.engine import bundles as bundle_mod
 from trust_tui.engine.backends.protocol import Backend
 from trust_tui.engine.scorers import base as scorer_registry
-from trust_tui.engine.store import Store, canonical_json, response_key, sha256_text
+from trust_tui.engine.store import Store, canonical_json, response_key, run_owner, sha256_text
 from trust_tui.engine.types import (
     DoneEvent, ErrorEvent, GenSettings, Item, Response, Score, TokenEvent,
 )
@@ -247,7 +247,7 @@ class Runner:
         existing = self.store.find_resumable(digest)
         now = time.time()
         if existing:
-            self.store.update_run(existing["id"], status="running", error=None,
+            self.store.update_run(existing["id"], status="running", error=None, owner=run_owner(),
                                   backend=canonical_json(dict(info.settings, kind=info.kind)),
                                   context=canonical_json(dict(info.context)))
             run_id, resumed = existing["id"], True
@@ -271,7 +271,7 @@ class Runner:
                 "template_warning": info.template_warning,
                 "comparability_hash": comparability_hash(self.bundle, self.spec, snapshots,
                                                          info.template_source),
-                "status": "running", "started": now, "total": len(planned),
+                "status": "running", "owner": run_owner(), "started": now, "total": len(planned),
                 "generated": 0, "cached": 0, "skipped": 0, "tokens_generated": 0,
                 "tokens_prompt": 0, "gen_seconds": 0.0, "wall_seconds": 0.0,
             })

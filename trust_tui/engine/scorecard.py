@@ -353,6 +353,10 @@ _AGGREGATES = {
 }
 
 
+# Shown as a plain number (a similarity, a toxicity score, an F1), not as a percentage.
+DECIMAL_AGGREGATES = frozenset({"mean", "pair_similarity", "mean_nonrefused", "macro_f1"})
+
+
 def fmt(value: float | None, aggregate: str = "proportion") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -360,7 +364,7 @@ def fmt(value: float | None, aggregate: str = "proportion") -> str:
         return f"p={value:.3f}" if value >= 0.001 else "p<0.001"
     if aggregate == "pearson":
         return f"r={value:+.2f}"
-    if aggregate == "mean":
+    if aggregate in DECIMAL_AGGREGATES:
         return f"{value:.3f}"
     return f"{100 * value:.1f}%"
 
@@ -370,7 +374,7 @@ def fmt_ci(ci: tuple[float, float] | None, aggregate: str = "proportion") -> str
         return ""
     if aggregate == "pearson":
         return f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
-    if aggregate == "mean":
+    if aggregate in DECIMAL_AGGREGATES:
         return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
     return f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 

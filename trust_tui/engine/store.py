@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -94,7 +96,31 @@ def _m2(db: sqlite_utils.Database) -> None:
     }, pk="id")
 
 
-MIGRATIONS = [_m1, _m2]
+def _m3(db: sqlite_utils.Database) -> None:
+    # Which process runs a run ("host:pid"): a "running" row whose process is gone was
+    # interrupted (kill -9, power cut, an app quit mid-batch) and is shown so.
+    db["runs"].add_column("owner", str)
+
+
+MIGRATIONS = [_m1, _m2, _m3]
+
+
+def run_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    """False only when the owner is a process of this host that no longer exists."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's run (a shared store), or a row from before _m3
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
 
 
 class Store:
@@ -185,7 +211,7 @@ class Store:
             rows = list(self.db.query("select * from runs order by id desc limit 1"))
             if not rows:
                 raise RunNotFound("no runs yet: start one with `trust-tui run`")
-            return rows[0]
+            return self._live(rows[0])
         try:
             run_id = int(run_ref)
         except (TypeError, ValueError):
@@ -193,13 +219,26 @@ class Store:
         rows = list(self.db.query("select * from runs where id = ?", [run_id]))
         if not rows:
             raise RunNotFound(f"no run {run_id} (see `trust-tui runs`)")
-        return rows[0]
+        return self._live(rows[0])
 
     def runs(self, model_id: str | None = None, limit: int = 100) -> list[dict]:
         if model_id:
-            return list(self.db.query(
-                "select * from runs where model_id = ? order by id desc limit ?", [model_id, limit]))
-        return list(self.db.query("select * from runs order by id desc limit ?", [limit]))
+            rows = self.db.query(
+                "select * from runs where model_id = ? order by id desc limit ?", [model_id, limit])
+        else:
+            rows = self.db.query("select * from runs order by id desc limit ?", [limit])
+        return [self._live(row) for row in rows]
+
+    def _live(self, row: dict) -> dict:
+        """A "running" row whose process is gone becomes "interrupted", with the counters its
+        committed items give (a run writes its counters only when it closes)."""
+        if row.get("status") != "running" or _owner_alive(row.get("owner")):
+            return row
+        counts = self.db.execute(
+            "select sum(status = 'done' and cached = 0), sum(status = 'done' and cached = 1), "
+            "sum(status = 'skipped') from run_items where run_id = ?", [row["id"]]).fetchone()
+        generated, cached, skipped = (value or 0 for value in counts)
+        return dict(row, status="interrupted", generated=generated, cached=cached, skipped=skipped)
 
     def add_run_items(self, run_id: int, rows: Iterable[Mapping[str, Any]]) -> None:
         with self.transaction():

@@ -7,6 +7,7 @@ are registered by name in ``SCREEN_TYPES``, so a new one (the compare screen) is
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,10 @@ def default_spec(config: AppConfig):
     from trust_tui.engine.run import RunSpec
 
     return RunSpec(bundle=config.bundle, profile=config.profile)
+
+
+QUIT_WAIT_S = 20.0  # a batch in prompt processing finishes within seconds on a CPU
+UNMOUNT_WAIT_S = 5.0
 
 
 class TrustApp(App):
@@ -123,7 +128,27 @@ class TrustApp(App):
             self.push_screen(screen)
         return screen
 
+    async def action_quit(self) -> None:
+        """Quit; a run in flight is cancelled first and given time to close its record."""
+        if not self.engine_idle.is_set():
+            self._cancel_engines()
+            self.notify("Stopping the run; finished items are kept …", timeout=QUIT_WAIT_S)
+            await asyncio.to_thread(self.engine_idle.wait, QUIT_WAIT_S)
+        self.exit()
+
+    def _cancel_engines(self) -> None:
+        for screen in self.screen_stack:
+            for name in ("cancel_event", "cancel"):
+                event = getattr(screen, name, None)
+                if isinstance(event, threading.Event):
+                    event.set()
+
     def on_unmount(self) -> None:
+        # Any other way out (ctrl+c, a crash in a screen): stop the engine and let it write
+        # the run's final counters and status, bounded so a wedged backend cannot hang the exit.
+        if not self.engine_idle.is_set():
+            self._cancel_engines()
+            self.engine_idle.wait(UNMOUNT_WAIT_S)
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -12,7 +12,9 @@ Evidence, strongest first (the first kind found decides):
 If nothing is found, an answer that abstains ("I don't know", "none of the options") is labelled
 ``abstained``. A lone lowercase "a" or a capital "A" opening a sentence ("A good choice is ...")
 is read as the article, never as the letter A. An answer that recites the options ("A. x B. y
-C. z") has those recitals blanked out before looking.
+C. z") has those recitals blanked out before looking. A leading letter followed by the text of
+another option ("A. Mercury" when A is Venus and C is Mercury) is unparseable: the letter and
+the text disagree, and either could be the answer.
 """
 
 from __future__ import annotations
@@ -219,6 +221,27 @@ def option_by_text(text: str, choices: Mapping[str, str]) -> tuple[str, str] | N
     return None
 
 
+def _starts_with(tokens: list[str], head: list[str]) -> bool:
+    return bool(head) and tokens[: len(head)] == head
+
+
+def _text_of_another_option(rest: str, letter: str, choices: Mapping[str, str]) -> str | None:
+    """The other option whose text follows a leading letter ("A. Mercury" when A is Venus and C
+    is Mercury): the letter and the text then disagree. A text cut short by max_tokens counts
+    when what is left is a prefix of one option only."""
+    line = rest.lstrip(" \t.):-]").split("\n", 1)[0]
+    said = answer_tokens(line)
+    if not said:
+        return None
+    options = {key.upper(): answer_tokens(str(text)) for key, text in choices.items()}
+    own = options.get(letter, [])
+    if _starts_with(said, own) or _starts_with(own, said):
+        return None
+    others = [key for key, tokens in options.items()
+              if key != letter and (_starts_with(said, tokens) or _starts_with(tokens, said))]
+    return others[0] if len(others) == 1 else None
+
+
 def _one_letter(found: list[tuple[str, str]], what: str) -> LetterChoice | None:
     if not found:
         return None
@@ -248,6 +271,10 @@ def find_letter(text: object, choices: Mapping[str, str]) -> LetterChoice:
         if hedge and hedge.group(1).upper() in letters and hedge.group(1).upper() != lead[0]:
             both = f"{lead[0]}, {hedge.group(1).upper()}"
             return LetterChoice(None, f"several letters at the start: {both}", ambiguous=True)
+        other = _text_of_another_option(cleaned[lead[2]:], lead[0], choices)
+        if other:
+            return LetterChoice(None, f"answer starts with {quote(lead[1])} but gives option "
+                                      f"{other}'s text", ambiguous=True)
         return LetterChoice(lead[0], f"answer starts with {quote(lead[1])}")
     decided = _one_letter(mentioned_letters(cleaned, letters), "found")
     if decided:
@@ -323,7 +350,7 @@ def check_choice(item: Item, options: Mapping[str, Any]) -> str | None:
 CHOICE = register(
     Scorer(
         name="choice",
-        version=1,
+        version=2,  # 2: a leading letter followed by another option's text is unparseable
         fn=score_choice,
         check=check_choice,
         description="The option letter picked (or its meta.choice_ids id), scored against gold.",

@@ -13,7 +13,8 @@ from trust_tui.tui import data
 from trust_tui.tui.messages import DataLoaded
 from trust_tui.tui.text import safe
 
-STATUS_STYLE = {"finished": "green", "cancelled": "yellow", "failed": "red", "running": "cyan"}
+STATUS_STYLE = {"finished": "green", "cancelled": "yellow", "interrupted": "yellow", "failed": "red",
+                "running": "cyan"}
 
 
 class HistoryScreen(Screen):

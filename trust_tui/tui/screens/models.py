@@ -18,6 +18,7 @@ from trust_tui.tui.text import safe
 SOURCE_LABELS = {
     "embedded": "embedded", "folder": "my folder", "huggingface": "HF cache",
     "lmstudio": "LM Studio", "llama.cpp": "llama.cpp", "ollama": "Ollama", "path": "opened",
+    "trust-tui": "quantized here",
 }
 
 
