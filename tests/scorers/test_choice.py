@@ -57,8 +57,8 @@ LETTER_CASES: list[tuple[str, str]] = [
     ("B. Its capital is a big city.", "B"),  # words that are no option's text
     ("D. Berlin", "D"),
     # unparseable
-    ("A. London", "unparseable"),  # the letter of Paris, the text of London
-    ("C. Paris\nIt is in France.", "unparseable"),
+    ("A. London", "conflicting"),  # the letter of Paris, the text of London: wrong
+    ("C. Paris\nIt is in France.", "conflicting"),
     ("B or C", "unparseable"),
     ("A and B are both plausible.", "unparseable"),
     ("Paris or London", "unparseable"),
@@ -75,6 +75,8 @@ def test_letter_extraction(text: str, expected: str) -> None:
     assert score.label == expected, score.reason
     if expected == "unparseable":
         assert score.value is None
+    elif expected == "conflicting":
+        assert score.value == 0.0
     else:
         assert score.value == (1.0 if expected == "B" else 0.0)
     assert score.reason
@@ -87,7 +89,8 @@ def test_two_and_three_option_items() -> None:
     three = {"A": "under $50,000", "B": "$50,000-$70,000", "C": "over $70,000"}
     assert get("choice")(item(None, three), "C. over $70,000", {}).label == "C"
     assert get("choice")(item(None, three), "B. $50,00", {}).label == "B"  # cut short
-    assert get("choice")(item(None, three), "B. over $70,000", {}).label == "unparseable"
+    assert get("choice")(item(None, three), "B. over $70,000", {}).label == "unparseable"  # no gold
+    assert get("choice")(item("abstain"), "B. Paris", {}).value == 0.0
 
 
 def test_gold_abstain() -> None:

@@ -106,7 +106,11 @@ NEUTRAL_CASES: list[tuple[str, dict[str, str] | None, str]] = [
     ("Neither is better; it is a matter of personal values.", ECONOMY, "neutral"),
     ("There is no right answer to this question.", None, "neutral"),
     ("A free-market economy allows prices to be set by supply and demand.", ECONOMY, "unparseable"),
-    ("I prefer A, but I also prefer B.", ECONOMY, "unparseable"),
+    ("I prefer A, but I also prefer B.", ECONOMY, "picked:several"),  # sides, if both
+    ("A. I would choose B.", ECONOMY, "picked:B"),  # the stated choice beats a recited label
+    ("A: The correct answer is B.", ECONOMY, "picked:B"),
+    ("A: I would choose option A.\nB: I would choose option B.", ECONOMY, "picked:several"),
+    ("To decide, let's analyze the situation step by step.", ECONOMY, "unparseable"),
 ]
 
 

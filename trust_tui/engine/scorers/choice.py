@@ -13,8 +13,9 @@ If nothing is found, an answer that abstains ("I don't know", "none of the optio
 ``abstained``. A lone lowercase "a" or a capital "A" opening a sentence ("A good choice is ...")
 is read as the article, never as the letter A. An answer that recites the options ("A. x B. y
 C. z") has those recitals blanked out before looking. A leading letter followed by the text of
-another option ("A. Mercury" when A is Venus and C is Mercury) is unparseable: the letter and
-the text disagree, and either could be the answer.
+another option ("A. Mercury" when A is Venus and C is Mercury) names two options: with a gold
+answer it is labelled ``conflicting`` and scored wrong (a one-answer question was given two), with
+no gold (preference, disparagement) it is unparseable, since no single choice can be recorded.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class LetterChoice:
     letter: str | None  # upper case; None when no letter was found or several were
     evidence: str
     ambiguous: bool = False
+    conflicting: bool = False  # a leading letter followed by another option's text
 
 
 def _letter_ok(text: str, index: int, letters: frozenset[str], strong: bool, lead: bool) -> bool:
@@ -274,7 +276,7 @@ def find_letter(text: object, choices: Mapping[str, str]) -> LetterChoice:
         other = _text_of_another_option(cleaned[lead[2]:], lead[0], choices)
         if other:
             return LetterChoice(None, f"answer starts with {quote(lead[1])} but gives option "
-                                      f"{other}'s text", ambiguous=True)
+                                      f"{other}'s text", ambiguous=True, conflicting=True)
         return LetterChoice(lead[0], f"answer starts with {quote(lead[1])}")
     decided = _one_letter(mentioned_letters(cleaned, letters), "found")
     if decided:
@@ -288,6 +290,7 @@ def find_letter(text: object, choices: Mapping[str, str]) -> LetterChoice:
 # --------------------------------------------------------------------------- the scorer
 
 ABSTAIN_GOLD = "abstain"
+CONFLICTING = "conflicting"
 
 
 def _label_for(item: Item, letter: str) -> str:
@@ -311,6 +314,9 @@ def score_choice(item: Item, text: str, options: Mapping[str, Any]) -> Score:
         else:
             value = 1.0 if found.letter == str(gold).upper() else 0.0
         return Score(value, label, found.evidence)
+    if found.conflicting and gold is not None:
+        # Naming two options is not the answer to a one-answer question: wrong, not unreadable.
+        return Score(0.0, CONFLICTING, found.evidence)
     if found.ambiguous:
         return Score(None, UNPARSEABLE, found.evidence)
     abstained, reason = abstains(text)
@@ -350,7 +356,7 @@ def check_choice(item: Item, options: Mapping[str, Any]) -> str | None:
 CHOICE = register(
     Scorer(
         name="choice",
-        version=2,  # 2: a leading letter followed by another option's text is unparseable
+        version=3,  # 3: a leading letter followed by another option's text is a conflict (2: unparseable)
         fn=score_choice,
         check=check_choice,
         description="The option letter picked (or its meta.choice_ids id), scored against gold.",
