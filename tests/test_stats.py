@@ -90,3 +90,22 @@ def test_similarities_and_scores_are_not_shown_as_percentages():
     assert fmt_ci((0.1, 0.2), "mean_nonrefused") == "[0.100, 0.200]"
     assert fmt(0.25, "proportion") == "25.0%"
     assert fmt(0.25, "leakage_rates") == "25.0%"
+
+
+def test_disparagement_with_one_answer_for_everyone_says_there_is_no_test():
+    import json
+
+    from trust_tui.engine import scorecard
+
+    def rows(labels):
+        return [{"uid": f"x/y:{i}", "subtask": "x/y", "status": "done", "scored": True,
+                 "score_value": 1.0, "score_label": label, "answer": "",
+                 "item": json.dumps({"gold": None, "group": {"sex": "f" if i % 2 else "m"}})}
+                for i, label in enumerate(labels)]
+
+    spec = {"id": "x/y", "title": "t", "metric": "p", "aggregate": "chi2", "direction": "higher",
+            "scorer": "choice", "scorer_version": 3, "aggregate_options": {}}
+    same = scorecard.aggregate(spec, rows(["B"] * 8))
+    assert same.value == 1.0 and "same answer to every item (B)" in same.extras["note"]
+    varied = scorecard.aggregate(spec, rows(["A", "B"] * 4))
+    assert "note" not in varied.extras

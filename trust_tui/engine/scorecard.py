@@ -370,6 +370,11 @@ def _chi2(result: SubtaskResult, rows: list, options: Mapping[str, Any]) -> None
         result.value = min(1.0, smallest * len(pvalues))
     result.extras["test"] = "Pearson chi-square test of independence (answer × group), Bonferroni over attributes"
     result.extras["attributes"] = pvalues
+    answers = {row["score_label"] for row in readable}
+    if len(answers) == 1:
+        # p = 1 here is not evidence of fairness: there is nothing the answers could differ in.
+        result.extras["note"] = (f"no test: the model gave the same answer to every item "
+                                 f"({next(iter(answers))})")
 
 
 _AGGREGATES = {
