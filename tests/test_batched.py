@@ -192,3 +192,24 @@ def test_cancel_returns_promptly_and_reports_no_half_answer(batched, plain_answe
     # the engine cleaned up: a new run over the same context answers everything
     again, _, errors = run_events(batched.generate(iter(requests), threading.Event()))
     assert not errors and len(again) == len(requests)
+
+
+def test_auto_parallel_keeps_a_large_model_kv_cache_within_a_share_of_memory():
+    gib = 1024 ** 3
+    llama_8b = 32 * 8 * (128 + 128) * 2  # bytes per KV cell: 128 KiB
+    smol = 30 * 3 * (64 + 64) * 2  # SmolLM2-135M: 23 KiB
+    assert auto_parallel(500, 80, 48, kv_bytes_per_cell=smol, memory_bytes=8 * gib) == 16
+    # 1/8 of 8 GiB holds 8 streams of 1024 cells: 7 sequences + the pinned prompt head
+    assert auto_parallel(500, 80, 48, kv_bytes_per_cell=llama_8b, memory_bytes=8 * gib) == 7
+    assert auto_parallel(500, 80, 48, kv_bytes_per_cell=llama_8b, memory_bytes=2 * gib) == 1
+    assert auto_parallel(500, 80, 48, kv_bytes_per_cell=llama_8b, memory_bytes=8 * gib,
+                         cells_per_seq=512) == 15
+    # on a GPU the KV cache is in VRAM; RAM does not bound it
+    assert auto_parallel(500, 80, 48, gpu=True, kv_bytes_per_cell=llama_8b, memory_bytes=2 * gib) > 1
+
+
+def test_the_kv_bytes_of_the_embedded_model_come_from_its_header(smol_path):
+    from trust_tui.engine import gguf
+    from trust_tui.engine.backends.batched import kv_bytes_per_token
+
+    assert kv_bytes_per_token(gguf.read_info(smol_path).metadata) == 23040

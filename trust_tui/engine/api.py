@@ -39,16 +39,22 @@ def open_backend(model: models.ModelFile | None, options: BackendOptions,
     assert model is not None
     parallel = options.parallel
     if parallel is None:
-        parallel = _auto_parallel(workload, options)
+        parallel = _auto_parallel(workload, options, model.info.metadata)
     return llamacpp.load(model, n_ctx=options.n_ctx, n_threads=options.threads,
                          n_gpu_layers=options.n_gpu_layers, parallel=parallel)
 
 
-def _auto_parallel(workload: list | None, options: BackendOptions) -> int:
+def _auto_parallel(workload: list | None, options: BackendOptions,
+                   metadata: dict[str, Any] | None = None) -> int:
     try:
-        from trust_tui.engine.backends.batched import auto_parallel
+        from trust_tui.engine.backends.batched import (
+            DEFAULT_BATCHED_SEQ_CTX,
+            auto_parallel,
+            kv_bytes_per_token,
+        )
     except ImportError:
         return 1
+    from trust_tui.engine.hardware import memory_bytes
     if not workload:
         return 1
     gpu = (options.n_gpu_layers or 0) != 0
@@ -60,7 +66,10 @@ def _auto_parallel(workload: list | None, options: BackendOptions) -> int:
         pass
     mean_max_tokens = sum(s.generation.max_tokens for s, _ in workload) / len(workload)
     return auto_parallel(n_items=len(workload), mean_prompt_tokens=120,
-                         max_tokens=int(mean_max_tokens), gpu=gpu)
+                         max_tokens=int(mean_max_tokens), gpu=gpu,
+                         kv_bytes_per_cell=kv_bytes_per_token(metadata or {}),
+                         memory_bytes=memory_bytes(),
+                         cells_per_seq=options.n_ctx or DEFAULT_BATCHED_SEQ_CTX)
 
 
 def run(

@@ -43,6 +43,14 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def memory_bytes() -> int | None:
+    """Physical memory of the machine, or None where the platform does not say (Windows)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 def llama_build() -> dict[str, Any]:
     try:
         import llama_cpp

@@ -57,6 +57,10 @@ DEFAULT_CELLS_PER_SEQ = 256
 # CPU (SmolLM2: 23 KiB per cell, 384 MiB), four times that on a GPU.
 KV_CELLS_BUDGET_CPU = 16 * 1024
 KV_CELLS_BUDGET_GPU = 64 * 1024
+# On a CPU the KV streams live in RAM next to the weights: all of them together stay within this
+# share of the machine's memory. Cells are cheap for SmolLM2 (23 KiB) but an 8B model's are
+# 128 KiB, so 17 streams of 1024 cells would take 2.1 GiB on a laptop that may have 8.
+KV_MEMORY_SHARE_CPU = 1 / 8
 # Prompts start being shared only when at least this many leading tokens match: below that, the
 # bookkeeping costs more than re-evaluating a few tokens.
 MIN_SHARED_PREFIX = 8
@@ -65,19 +69,26 @@ MIN_SHARED_PREFIX = 8
 # --------------------------------------------------------------------------- sizing
 
 
-def auto_parallel(n_items: int, mean_prompt_tokens: float, max_tokens: int, gpu: bool = False) -> int:
+def auto_parallel(n_items: int, mean_prompt_tokens: float, max_tokens: int, gpu: bool = False,
+                  kv_bytes_per_cell: int | None = None, memory_bytes: int | None = None,
+                  cells_per_seq: int = DEFAULT_BATCHED_SEQ_CTX) -> int:
     """How many sequences to decode together for a workload (the caller may override it).
 
     Never more than there are items; on a CPU at most 16 (llama.cpp's generation throughput
     peaks there: 135 tok/s for 1 sequence, 218 for 8, 251 for 16, 233 for 32 on the 2-core
     machine), on a GPU at most 64; and no more KV streams than a bounded number of cells holds
-    (each sequence gets a stream sized for the workload's longer prompts plus the answer).
+    (each sequence gets a stream sized for the workload's longer prompts plus the answer); on a
+    CPU, when the model's KV bytes per cell and the machine's memory are known, no more streams
+    of ``cells_per_seq`` cells (plus the pinned prompt head's) than KV_MEMORY_SHARE_CPU of it holds.
     """
     if n_items <= 1:
         return 1
     cap = GPU_MAX_PARALLEL if gpu else CPU_MAX_PARALLEL
     seq_ctx = auto_seq_ctx(int(2 * max(1.0, mean_prompt_tokens)), max_tokens)
     by_memory = (KV_CELLS_BUDGET_GPU if gpu else KV_CELLS_BUDGET_CPU) // seq_ctx
+    if not gpu and kv_bytes_per_cell and memory_bytes:
+        streams = int(memory_bytes * KV_MEMORY_SHARE_CPU) // (max(1, cells_per_seq) * kv_bytes_per_cell)
+        by_memory = min(by_memory, streams - 1)  # one stream is the pinned shared prompt head
     return int(max(1, min(cap, n_items, by_memory)))
 
 
