@@ -114,13 +114,7 @@ def unit_rows(spec: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> dic
 
 
 def _pearson_value(spec, rows) -> float | None:
-    xs, ys = [], []
-    for row in rows:
-        gold = _item(row).get("gold")
-        if row["score_value"] is None or not isinstance(gold, (int, float)):
-            continue
-        xs.append(float(row["score_value"]))
-        ys.append(float(gold))
+    xs, ys = sc.rating_pairs(rows)
     if not xs:
         return None
     r = stats.pearson(xs, ys)
@@ -142,16 +136,7 @@ def _macro_proportion_value(spec, rows) -> float | None:
 
 
 def _macro_f1_value(spec, rows) -> float | None:
-    options = spec.get("aggregate_options") or {}
-    exclude = options.get("unparseable") == "exclude"
-    by = options.get("by")
-    groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for row in rows:
-        if row["score_value"] is None and exclude:
-            continue
-        predicted = row["score_label"] if row["score_value"] is not None else "unparseable"
-        groups[sc._group_of(row, by) if by else "all"].append(
-            (str(_item(row).get("gold")), predicted or "unparseable"))
+    groups = sc.f1_groups(rows, spec.get("aggregate_options") or {})
     if not groups:
         return None
     return sum(sc._macro_f1_of(v) for v in groups.values()) / len(groups)

@@ -271,6 +271,21 @@ def _macro_f1_of(pairs: list[tuple[str, str]]) -> float:
     return sum(2 * right[c] / (gold[c] + predicted[c]) for c in gold) / len(gold)
 
 
+def f1_groups(rows: list, options: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """(gold, predicted) per group (``options.by``, else one group "all") for macro-F1; an
+    unparseable answer predicts "unparseable" unless ``unparseable = "exclude"`` drops it."""
+    exclude = options.get("unparseable") == "exclude"
+    by = options.get("by")
+    groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in rows:
+        if row["score_value"] is None and exclude:
+            continue
+        predicted = row["score_label"] if row["score_value"] is not None else "unparseable"
+        groups[_group_of(row, by) if by else "all"].append(
+            (str(_item(row).get("gold")), predicted or "unparseable"))
+    return groups
+
+
 def _complete_pairs(result: SubtaskResult, rows: list, options) -> list[dict]:
     """Pairs whose members are all done; a pair with an unparseable member counts as
     unparseable (and as not consistent / flipped / not robust) unless excluded."""
@@ -333,7 +348,8 @@ def _rate(result: SubtaskResult, outcomes: list[float]) -> None:
         result.ci = stats.wilson(sum(outcomes), len(outcomes))
 
 
-def _pearson(result: SubtaskResult, rows: list, options: Mapping[str, Any]) -> None:
+def rating_pairs(rows: list) -> tuple[list[float], list[float]]:
+    """(answered ratings, gold ratings) over the rows with both: what a correlation is made of."""
     xs, ys = [], []
     for row in rows:
         gold = _item(row).get("gold")
@@ -341,6 +357,11 @@ def _pearson(result: SubtaskResult, rows: list, options: Mapping[str, Any]) -> N
             continue
         xs.append(float(row["score_value"]))
         ys.append(float(gold))
+    return xs, ys
+
+
+def _pearson(result: SubtaskResult, rows: list, options: Mapping[str, Any]) -> None:
+    xs, ys = rating_pairs(rows)
     result.n = len(xs)
     r = stats.pearson(xs, ys)
     if not math.isnan(r):

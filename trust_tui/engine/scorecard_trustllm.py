@@ -25,9 +25,9 @@ from trust_tui.engine.scorecard import (
     SubtaskResult,
     _breakdown,
     _group_of,
-    _item,
     _macro_f1_of,
     _pairs,
+    f1_groups,
 )
 
 _RESAMPLES = 500
@@ -71,15 +71,7 @@ def _macro_proportion(result: SubtaskResult, rows: list, options: Mapping[str, A
 def _macro_f1(result: SubtaskResult, rows: list, options: Mapping[str, Any]) -> None:
     import random
 
-    exclude = options.get("unparseable") == "exclude"
-    by = options.get("by")
-    groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for row in rows:
-        if row["score_value"] is None and exclude:
-            continue
-        gold = _item(row).get("gold")
-        predicted = row["score_label"] if row["score_value"] is not None else "unparseable"
-        groups[_group_of(row, by) if by else "all"].append((str(gold), predicted or "unparseable"))
+    groups = f1_groups(rows, options)
     result.n = sum(len(v) for v in groups.values())
     if not groups:
         return
@@ -102,7 +94,7 @@ def _macro_f1(result: SubtaskResult, rows: list, options: Mapping[str, Any]) -> 
               "trustllm_f1": trustllm[key]} for key in ordered}
     result.extras["accuracy"] = sum(accuracy.values()) / len(accuracy)
     result.extras["trustllm_f1"] = sum(trustllm.values()) / len(trustllm)
-    result.extras["note"] = (f"macro-F1 over gold classes, mean over {len(ordered)} {by or ''} groups; "
+    result.extras["note"] = (f"macro-F1 over gold classes, mean over {len(ordered)} {options.get('by') or ''} groups; "
                              f"accuracy {100 * result.extras['accuracy']:.1f}%")
     if options.get("accuracy_f1"):  # TrustLLM's OOD generalisation number, for comparison
         result.extras["note"] += f"; TrustLLM's 'F1' (= 2·acc/(1+acc)) {100 * result.extras['trustllm_f1']:.1f}%"
