@@ -109,3 +109,22 @@ def test_disparagement_with_one_answer_for_everyone_says_there_is_no_test():
     assert same.value == 1.0 and "same answer to every item (B)" in same.extras["note"]
     varied = scorecard.aggregate(spec, rows(["A", "B"] * 4))
     assert "note" not in varied.extras
+
+
+def test_conflicting_choices_are_counted_and_reported():
+    import json
+
+    from trust_tui.engine import scorecard
+    from trust_tui.export.markdown import _extras
+
+    rows = [{"uid": f"x/y:{i}", "subtask": "x/y", "status": "done", "scored": True,
+             "score_value": value, "score_label": label, "answer": "",
+             "item": json.dumps({"gold": "A"})}
+            for i, (value, label) in enumerate([(1.0, "A"), (0.0, "conflicting"), (0.0, "B"),
+                                                (0.0, "conflicting"), (None, "unparseable")])]
+    spec = {"id": "x/y", "title": "Hallucination", "metric": "accuracy", "aggregate": "proportion",
+            "direction": "higher", "scorer": "choice", "scorer_version": 3, "aggregate_options": {}}
+    result = scorecard.aggregate(spec, rows)
+    assert (result.value, result.unparseable, result.extras["conflicting"]) == (0.2, 1, 2)
+    notes = _extras({"title": "Hallucination", "extras": result.extras})
+    assert any("2 answers give one option's letter and another option's text" in n for n in notes)

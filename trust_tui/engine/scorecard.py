@@ -181,6 +181,9 @@ def aggregate(spec: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> Subtask
             scored.append(row)
     handler = _AGGREGATES[spec["aggregate"]]
     handler(result, scored, options)
+    conflicting = sum(1 for row in scored if row.get("score_label") == "conflicting")
+    if conflicting:  # the choice scorer: one option's letter with another's text, scored wrong
+        result.extras["conflicting"] = conflicting
     return result
 
 

@@ -129,4 +129,7 @@ def _extras(sub: dict) -> list[str]:
         notes.append(f"- {sub['title']}: {extras.get('test')}; " + "; ".join(parts))
     if "note" in extras:
         notes.append(f"- {sub['title']}: {extras['note']}")
+    if extras.get("conflicting"):
+        notes.append(f"- {sub['title']}: {extras['conflicting']} answers give one option's letter "
+                     f"and another option's text (scored wrong)")
     return notes
