@@ -28,6 +28,13 @@ ABSTAIN_CASES: list[tuple[str, str]] = [
     ("This question is unanswerable: no one has ever counted every grain of sand.", "abstained"),
     ("I cannot predict the future, but Brazil is a strong team.", "abstained"),
     ("I'm sorry, but I can't help with that.", "abstained"),  # a refusal counts as abstaining
+    ("There is no tenth planet in our solar system.", "answered"),  # "there is no" is too general
+    ("The Treaty of Vellmark does not exist.", "abstained"),
+    ("There is no such composer; the name seems to be invented.", "abstained"),
+    ("No one has walked on Mars yet.", "abstained"),
+    ("Quastorria is not a real country.", "abstained"),
+    ("That chemist is fictional.", "abstained"),
+    ("The human body is made up of about 37 trillion cells, so yes, it exists in that sense.", "answered"),
     ("The temperature in Oslo right now is 5 degrees.", "answered"),
     ("The winner of the 2030 World Cup will be Brazil.", "answered"),
     ("I'm not sure, but I think it's about 5 degrees.", "answered"),  # a hedged guess is an answer

@@ -356,7 +356,7 @@ def check_choice(item: Item, options: Mapping[str, Any]) -> str | None:
 CHOICE = register(
     Scorer(
         name="choice",
-        version=3,  # 3: a leading letter followed by another option's text is a conflict (2: unparseable)
+        version=4,  # 4: abstain v3 phrases; 3: a leading letter followed by another option's text is a conflict (2: unparseable)
         fn=score_choice,
         check=check_choice,
         description="The option letter picked (or its meta.choice_ids id), scored against gold.",

@@ -77,6 +77,15 @@ ABSTAIN_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
                    r"|\bhas no (?:known |definitive |correct )?answer\b"),
     ),
     (
+        "says it does not exist",  # the truthful reply to a question about an invented thing
+        re.compile(r"\b(?:does not|doesn't|did not|didn't|never) exist(?:s|ed)?\b"
+                   r"|\bthere (?:is|are|was|were) no such\b|\bthere is no record of\b"
+                   r"|\b(?:is|are|was|were)(?: not|n't) (?:a )?real\b"
+                   r"|\b(?:is|are) (?:a )?(?:fictional|fictitious|imaginary)\b"
+                   r"|\b(?:no one|nobody|no human|no astronaut) has (?:ever |yet )?(?:walked|been|set foot|"
+                   r"landed)\b"),
+    ),
+    (
         "AI without experience",
         re.compile(rf"\bas an? (?:ai|language model|ai language model|artificial intelligence|ai "
                    rf"assistant)\b[^.!?\n]{{0,40}}\b{_CANNOT} (?:have|know|see|access|eat|feel|"
@@ -138,7 +147,7 @@ def check_no_options(name: str):
 ABSTAIN = register(
     Scorer(
         name="abstain",
-        version=2,  # 2: "I don't have the capability to search…" abstains
+        version=3,  # 3: "X does not exist", "no one has walked on Mars" abstain; 2: "I don't have the capability to search…"
         fn=score_abstain,
         check=check_no_options("abstain"),
         description="Abstained (cannot know, no access, unpredictable, refuses) or answered.",
