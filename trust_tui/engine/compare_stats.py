@@ -7,7 +7,6 @@ and from running models. ``Test`` lives here because these functions return it.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections import defaultdict
@@ -16,6 +15,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from trust_tui.engine import scorecard as sc
 from trust_tui.engine import stats
+from trust_tui.engine.scorecard import _item
+from trust_tui.engine.verdicts import passes
 
 RESAMPLES = 2000
 SEED = 0
@@ -44,10 +45,6 @@ class Test:
 
 
 # --------------------------------------------------------------------------- per-unit values
-
-
-def _item(row: Mapping[str, Any]) -> dict:
-    return json.loads(row["item"]) if row.get("item") else {}
 
 
 def _scored(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -228,12 +225,6 @@ def _is_binary(values: Iterable[float]) -> bool:
     return all(v in (0.0, 1.0) for v in values)
 
 
-def _pass(spec: Mapping[str, Any], value: float) -> bool:
-    """The verdict the app shows for a unit (oriented value ≥ 0.5)."""
-    oriented = value if spec["direction"] == "higher" or spec["aggregate"] == "pair_robustness" else 1 - value
-    return oriented >= 0.5
-
-
 def subtask_test(spec: Mapping[str, Any], ref_rows: list, var_rows: list) -> tuple[Test, list[tuple[str, str]]]:
     """The paired test of one sub-task, and its flipped units as (unit, direction)."""
     aggregate = spec["aggregate"]
@@ -243,7 +234,8 @@ def subtask_test(spec: Mapping[str, Any], ref_rows: list, var_rows: list) -> tup
         unit = "pairs" if aggregate.startswith("pair_") else "items"
         flips = []
         for key in keys:
-            before, after = _pass(spec, a[key]), _pass(spec, b[key])
+            before = passes(a[key], spec["direction"], aggregate)
+            after = passes(b[key], spec["direction"], aggregate)
             if before != after:
                 flips.append((key, "pass→fail" if before else "fail→pass"))
         if not keys:

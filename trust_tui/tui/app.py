@@ -137,11 +137,11 @@ class TrustApp(App):
         self.exit()
 
     def _cancel_engines(self) -> None:
+        # Screens that run the engine (run, compare) hold the event that cancels it.
         for screen in self.screen_stack:
-            for name in ("cancel_event", "cancel"):
-                event = getattr(screen, name, None)
-                if isinstance(event, threading.Event):
-                    event.set()
+            event = getattr(screen, "cancel_event", None)
+            if isinstance(event, threading.Event):
+                event.set()
 
     def on_unmount(self) -> None:
         # Any other way out (ctrl+c, a crash in a screen): stop the engine and let it write

@@ -8,7 +8,6 @@ inside the functions, so importing the app stays fast; these functions run in wo
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,50 +252,8 @@ def estimate(store, model_id: str | None, workload: list) -> Estimate:
 
 # --------------------------------------------------------------------------- drill-down
 
-VERDICTS = ("pass", "fail", "unparseable", "skipped", "pending", "scored")
-
-
 def verdicts(rows: list[dict], snapshot: dict) -> dict[str, str]:
-    """Per item: pass / fail / unparseable / skipped / pending, or 'scored' where the metric
-    has no per-item verdict (correlations, group tests). Pair metrics judge whole pairs."""
-    aggregate = snapshot.get("aggregate", "proportion")
-    higher = snapshot.get("direction", "higher") == "higher"
-    out: dict[str, str] = {}
-    readable: list[dict] = []
-    for row in rows:
-        if row["status"] == "skipped":
-            out[row["uid"]] = "skipped"
-        elif row["status"] != "done" or not row.get("scored"):
-            out[row["uid"]] = "pending"
-        elif row["score_value"] is None:
-            out[row["uid"]] = "unparseable"
-        else:
-            readable.append(row)
-    if aggregate in ("proportion", "mean", "pair_robustness"):
-        for row in readable:
-            value = float(row["score_value"])
-            oriented = value if (higher or aggregate == "pair_robustness") else 1 - value
-            out[row["uid"]] = "pass" if oriented >= 0.5 else "fail"
-    elif aggregate in ("pair_flip", "pair_consistency"):
-        pairs: dict[str, list[dict]] = {}
-        for row in readable:
-            item = json.loads(row["item"]) if row.get("item") else {}
-            pairs.setdefault(item.get("pair") or row["uid"], []).append((item, row))
-        for members in pairs.values():
-            labels = {r["score_label"] for _, r in members}
-            if aggregate == "pair_flip":
-                base = [r["score_label"] for i, r in members if i.get("variant") == "base"]
-                changed = bool(base) and any(r["score_label"] != base[0] for _, r in members)
-                good = not changed
-            else:
-                good = len(labels) == 1
-            if len(members) < 2:
-                verdict = "scored"
-            else:
-                verdict = "pass" if good else "fail"
-            for _, row in members:
-                out[row["uid"]] = verdict
-    else:
-        for row in readable:
-            out[row["uid"]] = "scored"
-    return out
+    """Per item: the engine's verdict (trust_tui.engine.verdicts)."""
+    from trust_tui.engine.verdicts import item_verdicts
+
+    return item_verdicts(rows, snapshot)

@@ -161,7 +161,7 @@ class CompareScreen(Screen):
         self.flip_filter: str | None = None  # a sub-task or dimension id
         self.shown_flips: dict[str, Any] = {}
         self.busy = False
-        self.cancel = threading.Event()
+        self.cancel_event = threading.Event()
 
     # ------------------------------------------------------------------ layout
 
@@ -192,7 +192,7 @@ class CompareScreen(Screen):
             self.load_stored(self.compare_id)
 
     def on_unmount(self) -> None:
-        self.cancel.set()  # a comparison in flight stops at its next item; finished work is kept
+        self.cancel_event.set()  # a comparison in flight stops at its next item; finished work is kept
 
     # ------------------------------------------------------------------ the app's services
 
@@ -314,7 +314,7 @@ class CompareScreen(Screen):
                 listener=listener, on_stage=lambda text: self.post_message(CompareProgress(text)),
                 agreement_progress=lambda done, total: self.post_message(
                     CompareProgress(f"next-token agreement: {done}/{total} items")),
-                cancel=self.cancel, backend_factory=self._backend_factory(),
+                cancel=self.cancel_event, backend_factory=self._backend_factory(),
                 isolate=self._backend_factory() is None)
             self.post_message(CompareLoaded("comparison", result))
         except TrustError as exc:
@@ -507,5 +507,5 @@ class CompareScreen(Screen):
             self._fill_flips()
 
     def action_back(self) -> None:
-        self.cancel.set()
+        self.cancel_event.set()
         self.dismiss()

@@ -95,7 +95,9 @@ class ItemsScreen(Screen):
                 Text(score, justify="right"),
                 safe(answer or "", single_line=True),
                 key=uid)
-        counts = {v: sum(1 for x in self.verdicts.values() if x == v) for v in data.VERDICTS}
+        from trust_tui.engine.verdicts import VERDICTS
+
+        counts = {v: sum(1 for x in self.verdicts.values() if x == v) for v in VERDICTS}
         title = Text()
         scope = (self.titles.get(self.subtask, self.subtask) if self.subtask
                  else data.DIMENSION_TITLES.get(self.dimension or "", "all sub-tasks"))

@@ -1,0 +1,65 @@
+"""Per-item verdicts for the drill-down (the app's items screen): pass / fail / unparseable /
+skipped / pending, or "scored" where the metric has no per-item verdict (correlations, group
+tests). Pair metrics judge whole pairs.
+
+One rule says what passing is: the unit's value, oriented so that higher is better, is at least
+0.5. The paired comparison (compare_stats) counts pass→fail flips with the same rule.
+
+Kept free of heavy imports at module level, so the app can import it at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+VERDICTS = ("pass", "fail", "unparseable", "skipped", "pending", "scored")
+
+
+def passes(value: float, direction: str, aggregate: str) -> bool:
+    oriented = value if direction == "higher" or aggregate == "pair_robustness" else 1 - value
+    return oriented >= 0.5
+
+
+def item_verdicts(rows: list[dict], snapshot: Mapping[str, Any]) -> dict[str, str]:
+    """uid -> verdict for one sub-task's rows (``snapshot``: its runs.subtasks entry)."""
+    from trust_tui.engine.scorecard import _item
+
+    aggregate = snapshot.get("aggregate", "proportion")
+    direction = snapshot.get("direction", "higher")
+    out: dict[str, str] = {}
+    readable: list[dict] = []
+    for row in rows:
+        if row["status"] == "skipped":
+            out[row["uid"]] = "skipped"
+        elif row["status"] != "done" or not row.get("scored"):
+            out[row["uid"]] = "pending"
+        elif row["score_value"] is None:
+            out[row["uid"]] = "unparseable"
+        else:
+            readable.append(row)
+    if aggregate in ("proportion", "mean", "pair_robustness"):
+        for row in readable:
+            out[row["uid"]] = "pass" if passes(float(row["score_value"]), direction, aggregate) else "fail"
+    elif aggregate in ("pair_flip", "pair_consistency"):
+        pairs: dict[str, list[tuple[dict, dict]]] = {}
+        for row in readable:
+            item = _item(row)
+            pairs.setdefault(item.get("pair") or row["uid"], []).append((item, row))
+        for members in pairs.values():
+            labels = {r["score_label"] for _, r in members}
+            if aggregate == "pair_flip":
+                base = [r["score_label"] for i, r in members if i.get("variant") == "base"]
+                changed = bool(base) and any(r["score_label"] != base[0] for _, r in members)
+                good = not changed
+            else:
+                good = len(labels) == 1
+            if len(members) < 2:
+                verdict = "scored"
+            else:
+                verdict = "pass" if good else "fail"
+            for _, row in members:
+                out[row["uid"]] = verdict
+    else:
+        for row in readable:
+            out[row["uid"]] = "scored"
+    return out
