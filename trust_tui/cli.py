@@ -130,6 +130,27 @@ def report(run_id: str) -> None:
 
 @cli.command()
 @click.argument("run_id", default="latest")
+@click.option("--subtask", "subtask", default=None, help="Only this sub-task (e.g. safety/jailbreak).")
+@click.option("--verdict", type=click.Choice(["all", "pass", "fail", "unparseable", "uncertain", "skipped"]),
+              default="all", show_default=True)
+@click.option("--label", default=None, help="Only items whose scorer label is this (e.g. partial).")
+@click.option("--limit", default=50, show_default=True, help="At most this many items (0: all).")
+def items(run_id: str, subtask: str | None, verdict: str, label: str | None, limit: int) -> None:
+    """The items behind a scorecard: verdict, label and the scorer's evidence per item."""
+    from trust_tui.engine.store import Store
+    from trust_tui.render import print_items
+
+    store = Store()
+    run = store.run(run_id)
+    known = {s["id"] for s in json.loads(run["subtasks"])}
+    if subtask and subtask not in known:
+        _error(f"run {run['id']} has no sub-task {subtask!r} (it has: {', '.join(sorted(known))})")
+    print_items(_console(), store, run["id"], subtask=subtask, verdict=verdict, label=label,
+                limit=limit)
+
+
+@cli.command()
+@click.argument("run_id", default="latest")
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="File to write (default: standard output).")

@@ -45,10 +45,55 @@ def print_scorecard(console: Console, store: Store, run_id: int) -> None:
             )
         table.add_section()
     console.print(table)
+    from trust_tui.engine.verdicts import decision_note
+
+    for sub in card.subtasks:
+        note = decision_note(sub)
+        if note:
+            console.print(f"[dim]{escape(sub.title)}:[/] {escape(note)}", soft_wrap=True)
     if run.get("template_warning"):
         console.print(f"[yellow]warning:[/] {escape(run['template_warning'])}")
     console.print(f"[dim]dimension summary: {sc.SUMMARY_DEFINITION}. "
                   f"comparability hash {run['comparability_hash']}[/]")
+
+
+def print_items(console: Console, store: Store, run_id: int, subtask: str | None = None,
+                verdict: str = "all", label: str | None = None, limit: int = 50) -> None:
+    """One line per item: uid, verdict, label, the scorer's reason (its rule and evidence), answer."""
+    from trust_tui.engine.verdicts import item_verdicts
+
+    run = store.run(run_id)
+    snapshots = {s["id"]: s for s in json.loads(run["subtasks"])}
+    grouped: dict[str, list[dict]] = {}
+    for row in store.item_rows(run_id):
+        if subtask is None or row["subtask"] == subtask:
+            grouped.setdefault(row["subtask"], []).append(row)
+    table = Table(title=f"run {run_id} items", title_justify="left", show_lines=True)
+    for column in ("item", "verdict", "label", "reason", "answer"):
+        table.add_column(column, overflow="fold")
+    shown = total = 0
+    for sub_id, rows in grouped.items():
+        verdicts = item_verdicts(rows, snapshots.get(sub_id, {}))
+        for row in rows:
+            got = verdicts.get(row["uid"], "pending")
+            if verdict != "all" and got != verdict:
+                continue
+            if label is not None and (row.get("score_label") or "") != label:
+                continue
+            total += 1
+            if limit and shown >= limit:
+                continue
+            shown += 1
+            answer = (row.get("answer") or row.get("reason") or "").strip().replace("\n", " ")
+            table.add_row(escape(row["uid"]), got, escape(row.get("score_label") or ""),
+                          escape(row.get("score_reason") or row.get("reason") or ""),
+                          escape(answer[:160] + ("…" if len(answer) > 160 else "")))
+    if not total:
+        console.print("no items match")
+        return
+    console.print(table)
+    if shown < total:
+        console.print(f"[dim]showing {shown} of {total}; --limit 0 shows all[/]")
 
 
 def print_runs(console: Console, rows: list[dict]) -> None:

@@ -1,5 +1,5 @@
 """Per-item verdicts for the drill-down (the app's items screen): pass / fail / unparseable /
-skipped / pending, or "scored" where the metric has no per-item verdict (correlations, group
+uncertain (the rules could not decide; a judge may) / skipped / pending, or "scored" where the metric has no per-item verdict (correlations, group
 tests). Pair metrics judge whole pairs.
 
 One rule says what passing is: the unit's value, oriented so that higher is better, is at least
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-VERDICTS = ("pass", "fail", "unparseable", "skipped", "pending", "scored")
+VERDICTS = ("pass", "fail", "unparseable", "uncertain", "skipped", "pending", "scored")
 
 
 def passes(value: float, direction: str, aggregate: str) -> bool:
@@ -34,7 +34,7 @@ def item_verdicts(rows: list[dict], snapshot: Mapping[str, Any]) -> dict[str, st
         elif row["status"] != "done" or not row.get("scored"):
             out[row["uid"]] = "pending"
         elif row["score_value"] is None:
-            out[row["uid"]] = "unparseable"
+            out[row["uid"]] = "uncertain" if row.get("score_label") == "uncertain" else "unparseable"
         else:
             readable.append(row)
     if aggregate in ("proportion", "mean", "pair_robustness"):
@@ -63,3 +63,21 @@ def item_verdicts(rows: list[dict], snapshot: Mapping[str, Any]) -> dict[str, st
         for row in readable:
             out[row["uid"]] = "scored"
     return out
+
+
+def decision_note(sub: Any) -> str | None:
+    """One line on how a sub-task's verdicts were decided, where it matters: the share of
+    partial refusals inside a refusal rate, and the answers the rules left undecided.
+
+    ``sub`` is a ``scorecard.SubtaskResult`` or its exported dict. The app, the CLI report and the
+    exports all print this same line."""
+    get = sub.get if isinstance(sub, Mapping) else lambda key, default=None: getattr(sub, key, default)
+    partial, uncertain, n = get("partial", 0) or 0, get("uncertain", 0) or 0, get("n", 0) or 0
+    parts = []
+    if partial:
+        share = f" ({100 * partial / n:.0f}% of {n})" if n else ""
+        parts.append(f"{partial} partial refusal{'s' if partial != 1 else ''}{share}, counted as refusals")
+    if uncertain:
+        parts.append(f"{uncertain} answer{'s' if uncertain != 1 else ''} the rules could not decide, "
+                     f"left out of the rate (`trust-tui items --verdict uncertain`)")
+    return "; ".join(parts) or None

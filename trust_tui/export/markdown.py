@@ -129,6 +129,11 @@ def _extras(sub: dict) -> list[str]:
         notes.append(f"- {sub['title']}: {extras.get('test')}; " + "; ".join(parts))
     if "note" in extras:
         notes.append(f"- {sub['title']}: {extras['note']}")
+    from trust_tui.engine.verdicts import decision_note
+
+    decided = decision_note(sub)
+    if decided:
+        notes.append(f"- {_cell(sub['title'])}: {decided}")
     if extras.get("conflicting"):
         notes.append(f"- {sub['title']}: {extras['conflicting']} answers give one option's letter "
                      f"and another option's text (scored wrong)")

@@ -105,6 +105,7 @@ def _subtask(s: sc.SubtaskResult) -> dict[str, Any]:
         "id": s.id, "title": s.title, "metric": s.metric, "aggregate": s.aggregate,
         "direction": s.direction, "value": _num(s.value), "ci": _ci(s.ci), "n": s.n,
         "unit": s.unit, "total": s.total, "done": s.done, "unparseable": s.unparseable,
+        "partial": getattr(s, "partial", 0), "uncertain": getattr(s, "uncertain", 0),
         "skipped": s.skipped, "pending": s.pending, "in_summary": s.summary,
         "definition": s.definition, "trustllm": s.trustllm, "description": s.description,
         "scorer": f"{s.scorer} v{s.scorer_version}", "extras": extras,

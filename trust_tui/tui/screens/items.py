@@ -18,7 +18,8 @@ from trust_tui.tui import data
 from trust_tui.tui.text import safe
 from trust_tui.tui.widgets.item_detail import VERDICT_STYLE, ItemDetail
 
-FILTERS = {"all": "all items", "fail": "failures", "unparseable": "unparseable answers"}
+FILTERS = {"all": "all items", "fail": "failures", "unparseable": "unparseable answers",
+           "uncertain": "verdicts the rules could not decide"}
 
 
 class ItemsScreen(Screen):
@@ -26,6 +27,7 @@ class ItemsScreen(Screen):
         Binding("a", "filter('all')", "All"),
         Binding("f", "filter('fail')", "Failures"),
         Binding("u", "filter('unparseable')", "Unparseable"),
+        Binding("d", "filter('uncertain')", "Undecided", show=False),
         Binding("escape", "back", "Back"),
     ]
 
@@ -89,9 +91,12 @@ class ItemsScreen(Screen):
             value = row["score_value"]
             score = "" if not row.get("scored") else ("–" if value is None else f"{value:g}")
             answer = row.get("answer") if row["status"] != "skipped" else row.get("reason")
+            shown_verdict = verdict
+            if row.get("score_label") == "partial":  # a partial refusal: say so beside pass/fail
+                shown_verdict = f"{verdict} · partial"
             table.add_row(
                 safe(self._short_uid(uid), single_line=True),
-                Text(verdict, style=VERDICT_STYLE.get(verdict, "")),
+                Text(shown_verdict, style=VERDICT_STYLE.get(verdict, "")),
                 Text(score, justify="right"),
                 safe(answer or "", single_line=True),
                 key=uid)
@@ -107,6 +112,8 @@ class ItemsScreen(Screen):
         title.append(" · ")
         title.append(f"{counts['unparseable']} unparseable",
                      style="yellow" if counts["unparseable"] else "")
+        if counts["uncertain"]:
+            title.append(f" · {counts['uncertain']} undecided", style="magenta")
         if counts["skipped"]:
             title.append(f" · {counts['skipped']} skipped", style="yellow")
         title.append(f" · showing {FILTERS[self.verdict_filter]} ({shown})", style="dim")

@@ -17,6 +17,7 @@ class ScorecardScreen(Screen):
     BINDINGS = [
         Binding("f", "failures", "Failures"),
         Binding("u", "unparseable", "Unparseable"),
+        Binding("d", "undecided", "Undecided", show=False),
         Binding("e", "export", "Export"),
         Binding("escape", "back", "Back"),
     ]
@@ -115,6 +116,12 @@ class ScorecardScreen(Screen):
         text.append_text(safe(sub.description or sub.title))
         text.append("\n")
         text.append(f"{sub.metric}: {sub.definition}", style="dim")
+        from trust_tui.engine.verdicts import decision_note
+
+        note = decision_note(sub)
+        if note:
+            text.append("\n")
+            text.append(note, style="magenta")
         detail.update(text)
 
     def _open_items(self, verdict: str = "all") -> None:
@@ -135,6 +142,9 @@ class ScorecardScreen(Screen):
 
     def action_unparseable(self) -> None:
         self._open_items("unparseable")
+
+    def action_undecided(self) -> None:
+        self._open_items("uncertain")
 
     def action_export(self) -> None:
         self.app.open_screen("export", run_id=self.run_id)

@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from trust_tui.tui.text import safe
 
-VERDICT_STYLE = {"pass": "green", "fail": "bold red", "unparseable": "bold yellow",
+VERDICT_STYLE = {"pass": "green", "fail": "bold red", "unparseable": "bold yellow", "uncertain": "bold magenta",
                  "skipped": "yellow", "pending": "dim", "scored": ""}
 
 
