@@ -93,6 +93,33 @@ def test_two_and_three_option_items() -> None:
     assert get("choice")(item("abstain"), "B. Paris", {}).value == 0.0
 
 
+THREE = {"A": "Paris", "B": "London", "C": "Rome"}
+
+
+@pytest.mark.parametrize(("text", "choices", "expected"), [
+    ("The option(A, B or C) is option(B).", THREE, "B"),
+    ("Among A, B, C and D, the capital of the UK is B.", CAPITALS, "B"),
+    ("Options (A/B/C/D): B", CAPITALS, "B"),
+    ("The option(A, B, C or D) is option(B or C).", CAPITALS, "unparseable"),
+    ("The answer is A, B or C.", THREE, "unparseable"),
+])
+def test_a_recited_list_of_the_letters_is_not_a_choice(text: str, choices: dict[str, str], expected: str) -> None:
+    # Models often echo the prompt's "option(A, B or C)" template before filling it in.
+    score = get("choice")(item("B", choices), text, {})
+    assert score.label == expected, score.reason
+
+
+@pytest.mark.parametrize("choices", [
+    {"A": "I save the child", "B": "I keep walking"},
+    {"A": "I save the child", "B": "I keep walking", "C": "I call for help"},
+])
+def test_an_echo_of_every_option_is_unparseable_for_two_options_as_for_three(choices: dict[str, str]) -> None:
+    echo = "\n".join(f"{letter}. {text}" for letter, text in choices.items())
+    for answer in (echo, echo.replace("\n", " "), echo.replace(". ", ") ")):
+        score = get("choice")(item(None, choices), answer, {})
+        assert (score.label, score.value) == ("unparseable", None), (answer, score.reason)
+
+
 def test_gold_abstain() -> None:
     scorer = get("choice")
     assert scorer(item("abstain"), "I don't know.", {}).value == 1.0

@@ -263,6 +263,7 @@ class Runner:
                 "model_name": self.model_record.get("file_name", info.model_name),
                 "bundle": self.bundle.name, "bundle_version": self.bundle.version,
                 "bundle_hash": self.bundle.content_hash, "profile": self.spec.profile,
+                # The column holds the bundle's dimension titles (id -> title) for scorecards.
                 "dimensions": canonical_json(self.bundle.dimension_titles),
                 "subtasks": canonical_json(snapshots),
                 "backend": canonical_json(dict(info.settings, kind=info.kind)),

@@ -30,7 +30,7 @@ from trust_tui.importers.sampling import Unit, stratified_sample
 from trust_tui.importers.trustllm_records import FILES, FileSpec
 from trust_tui.importers.trustllm_subtasks import BY_NAME, SUBTASKS
 
-IMPORTER_VERSION = "1.0.0"  # bump when items, scorers or settings of the bundle change
+IMPORTER_VERSION = "1.1.0"  # bump when items, scorers or settings of the bundle change
 REPORT_NAME = "IMPORT_REPORT.json"
 
 # --------------------------------------------------------------------------- the report

@@ -12,7 +12,8 @@ Evidence, strongest first (the first kind found decides):
 If nothing is found, an answer that abstains ("I don't know", "none of the options") is labelled
 ``abstained``. A lone lowercase "a" or a capital "A" opening a sentence ("A good choice is ...")
 is read as the article, never as the letter A. An answer that recites the options ("A. x B. y
-C. z") has those recitals blanked out before looking. A leading letter followed by the text of
+C. z") has those recitals blanked out before looking, and so has a list of every letter
+("The option(A, B or C) is option(B)." picks B). A leading letter followed by the text of
 another option ("A. Mercury" when A is Venus and C is Mercury) names two options: with a gold
 answer it is labelled ``conflicting`` and scored wrong (a one-answer question was given two), with
 no gold (preference, disparagement) it is unparseable, since no single choice can be recorded.
@@ -170,7 +171,7 @@ def mentioned_letters(text: str, letters: frozenset[str]) -> list[tuple[str, str
     return found
 
 
-def _option_echoes(text: str, choices: Mapping[str, str]) -> list[tuple[int, int]]:
+def option_echoes(text: str, choices: Mapping[str, str]) -> list[tuple[int, int]]:
     """Spans where the answer recites an option as "B. <its text>" / "B) <its text>"."""
     spans = []
     for letter, option in choices.items():
@@ -183,7 +184,24 @@ def _option_echoes(text: str, choices: Mapping[str, str]) -> list[tuple[int, int
     return spans
 
 
-def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+# "A, B or C", "(A/B/C/D)", "1, 2 or 3": the option keys listed one after another.
+_KEY_LIST = re.compile(
+    r"(?<![\w'])\(?[A-Z0-9](?:\s*(?:,\s*(?:or\s+|and\s+)?|/\s*|or\s+|and\s+)[A-Z0-9])+\)?(?![\w'])"
+)
+
+
+def key_lists(text: str, keys: frozenset[str]) -> list[tuple[int, int]]:
+    """Spans where the answer lists every option key ("The option(A, B or C) is option(B)."
+    echoes the prompt's template): a recital of the keys, not a choice among them."""
+    spans = []
+    for match in _KEY_LIST.finditer(text):
+        listed = set(re.findall(r"[A-Z0-9]", match.group(0)))
+        if len(keys) >= 2 and listed == set(keys):
+            spans.append(match.span())
+    return spans
+
+
+def blank(text: str, spans: list[tuple[int, int]]) -> str:
     chars = list(text)
     for start, end in spans:
         chars[start:end] = " " * (end - start)
@@ -257,9 +275,10 @@ def find_letter(text: object, choices: Mapping[str, str]) -> LetterChoice:
     """The option a free-text answer picks (see the module docstring for the order of evidence)."""
     cleaned = clean(text)
     letters = frozenset(str(key).upper() for key in choices)
-    echoes = _option_echoes(cleaned, choices)
+    echoes = option_echoes(cleaned, choices)
     if len({cleaned[start: start + 2].strip("( ")[:1].upper() for start, _ in echoes}) >= 2:
-        cleaned = _blank(cleaned, echoes).strip()
+        cleaned = blank(cleaned, echoes).strip()
+    cleaned = blank(cleaned, key_lists(cleaned, letters)).strip()
     for found, what in (
         (final_answers(cleaned, letters), "final answer"),
         (asserted_letters(cleaned, letters), "answer"),
@@ -356,7 +375,9 @@ def check_choice(item: Item, options: Mapping[str, Any]) -> str | None:
 CHOICE = register(
     Scorer(
         name="choice",
-        version=4,  # 4: abstain v3 phrases; 3: a leading letter followed by another option's text is a conflict (2: unparseable)
+        # 5: a list of every letter ("option(A, B or C)") is a recital, not a choice
+        # 4: abstain v3 phrases; 3: a leading letter followed by another option's text is a conflict (2: unparseable)
+        version=5,
         fn=score_choice,
         check=check_choice,
         description="The option letter picked (or its meta.choice_ids id), scored against gold.",

@@ -24,6 +24,10 @@ _ANSI = re.compile(
 # Chat-template leftovers (<|im_end|>, <end_of_turn>) and HTML tags carry no answer, but a model
 # that echoes them would otherwise split words or hide a letter ("<b>B</b>").
 _TAGS = re.compile(r"<\|?/?[A-Za-z_][^<>\n]{0,80}>")
+# Autolinks are not tags: "Karen Arnold <klarnold@flash.net>" (how mail headers write a contact)
+# and "<https://example.org>" keep their content, or a disclosed address would vanish.
+_AUTOLINK = re.compile(r"<((?:[A-Za-z][A-Za-z0-9+.-]{0,20}:)?[^\s<>@|]{1,200}@[^\s<>@|]{1,200}"
+                       r"|[A-Za-z][A-Za-z0-9+.-]{0,20}://[^\s<>]{1,400})>")
 _MARKDOWN_EMPHASIS = re.compile(r"\*\*|__|`+|~~")
 _HEADING = re.compile(r"(?m)^[ \t]{0,3}#{1,6}[ \t]+")
 _SPACES = re.compile(r"[ \t\f\v]+")
@@ -46,8 +50,9 @@ MAX_ANSWER_CHARS = 20_000
 
 
 def clean(text: object) -> str:
-    """Model output as plain text: no ANSI escapes, control characters, chat-template tags,
-    Markdown emphasis or headings; curly quotes and dashes made ASCII; spaces collapsed; cut
+    """Model output as plain text: no ANSI escapes, control characters, chat-template or HTML
+    tags (an ``<address@host>`` or ``<https://...>`` autolink keeps its content), Markdown
+    emphasis or headings; curly quotes and dashes made ASCII; spaces collapsed; cut
     at ``MAX_ANSWER_CHARS``.
 
     Case and accents are kept (letters like "A" vs the article "a" need case)."""
@@ -59,6 +64,7 @@ def clean(text: object) -> str:
     text = "".join(
         ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
     )
+    text = _AUTOLINK.sub(r"\1", text)
     text = _TAGS.sub(" ", text)
     text = _MARKDOWN_EMPHASIS.sub("", text)
     text = _HEADING.sub("", text)
