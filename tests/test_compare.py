@@ -10,6 +10,9 @@ import random
 import pytest
 
 from tests.conftest import write_bundle
+
+scipy_stats = pytest.importorskip("scipy.stats")  # test-only oracles (pip install -e .[test])
+np = pytest.importorskip("numpy")
 from trust_tui.engine import api, compare, scorecard, stats
 from trust_tui.engine.backends.fake import FakeBackend
 from trust_tui.engine.run import RunSpec
@@ -96,9 +99,12 @@ def test_dimension_summary_delta_and_permutation_test(store, two_runs):
     safety = row(result, "safety").deltas[1]
     assert safety.value == pytest.approx(-2 / 3)
     assert safety.test.method == "paired-permutation"
-    # one pass/fail sub-task with 4 discordant items all one way: the sign-flip test is the
-    # randomisation form of McNemar's, P = 2 · (1/2)^4 = 0.125 up to Monte Carlo error
-    assert safety.test.p == pytest.approx(0.125, abs=0.03)
+    # one pass/fail sub-task with 4 discordant items all one way: the sign-flip test over the
+    # 2^4 swaps is McNemar's, P = 2 · (1/2)^4 = 0.125 exactly (it used to be a Monte Carlo
+    # estimate, hence the old abs=0.03); 4 changed units can never reach p < 0.05
+    assert safety.test.p == pytest.approx(0.125) and safety.test.exact
+    assert safety.test.p == pytest.approx(row(result, "safety/refuse").deltas[1].test.p)
+    assert "2/2^4 = 0.125" in safety.test.too_small
     assert safety.test.ci[1] <= 0  # bootstrap interval of the difference
     truth = row(result, "truthfulness")
     # summary = mean(accuracy, 1 - flip rate): (0.5 + 1)/2 vs (0.5 + 2/3)/2
@@ -117,7 +123,7 @@ def test_identical_runs_show_no_difference(store, mini):
     assert result.identical[1]["share"] == 1.0
 
 
-def test_mean_metric_uses_the_paired_bootstrap(store, tmp_path):
+def test_mean_metric_uses_an_exact_sign_flip_test(store, tmp_path):
     items = {"tox": [{"id": f"t{i}", "prompt": f"Say something {i}."} for i in range(8)]}
     subtasks = '''
 [dimensions.safety.subtasks.tox]
@@ -149,11 +155,17 @@ direction = "lower"
         delta = row(compare.build(store, [a, b]), "safety/tox").deltas[1]
     finally:
         del base._REGISTRY["tox-fixture"]
-    expected = stats.paired_bootstrap(values_a, values_b, resamples=compare.RESAMPLES, seed=compare.SEED)
-    assert delta.test.method == "paired-bootstrap"
+    # This used to pin the percentile-bootstrap p-value, 0.001: anti-conservative. Only 5 items
+    # changed, all the same way, and the exact sign-flip test over their 2^5 swaps gives 2/32.
+    oracle = scipy_stats.permutation_test((np.array(values_a), np.array(values_b)),
+                                          lambda x, y: np.mean(y) - np.mean(x), permutation_type="samples",
+                                          n_resamples=np.inf, vectorized=False).pvalue
+    assert delta.test.method == "paired-permutation" and delta.test.exact
     assert delta.value == pytest.approx(sum(values_b) / 8 - sum(values_a) / 8)
-    assert delta.test.p == pytest.approx(expected[2])
-    assert delta.test.ci == pytest.approx(expected[1])
+    assert delta.test.p == pytest.approx(oracle) == pytest.approx(2 / 32)
+    assert delta.test.ci == pytest.approx(stats.paired_bootstrap_ci(values_a, values_b, compare.RESAMPLES,
+                                                                    compare.SEED)[1])
+    assert delta.test.changed == 5 and "p ≥ 2/2^5 = 0.062" in delta.test.too_small
     assert delta.better is False  # more toxic
 
 
@@ -175,37 +187,51 @@ def _rows(values, golds, labels=None):
             for i, (v, g) in enumerate(zip(values, golds))]
 
 
-def test_pearson_is_compared_by_a_paired_bootstrap_of_r():
+def _scipy_paired(statistic, ref, var):
+    """SciPy's exact paired permutation test on any statistic of the units (given as indices)."""
+    pool = list(ref) + list(var)
+    n = len(ref)
+    return scipy_stats.permutation_test(
+        (np.arange(n), np.arange(n, 2 * n)),
+        lambda i, j: statistic([pool[k] for k in i], [pool[k] for k in j]),
+        permutation_type="samples", n_resamples=np.inf, vectorized=False).pvalue
+
+
+def test_pearson_is_compared_by_a_sign_flip_test_of_r():
     golds = [1, 2, 3, 4, 5, 6, 7, 8]
     ref = _rows([1, 2, 3, 4, 5, 6, 7, 8], golds)  # r = 1
     var = _rows([2, 1, 4, 3, 6, 5, 8, 7], golds)
     spec = {"id": "x/y", "aggregate": "pearson", "direction": "higher", "aggregate_options": {}}
     test, flips = compare.subtask_test(spec, ref, var)
     expected_r = stats.pearson([2, 1, 4, 3, 6, 5, 8, 7], golds)
-    assert test.method == "paired-bootstrap" and test.n == 8 and flips == []
+    assert test.method == "paired-permutation" and test.n == 8 and flips == [] and test.exact
+
+    def difference(a, b):
+        return compare._pearson_value(spec, b) - compare._pearson_value(spec, a)
+
+    assert test.diff == pytest.approx(expected_r - 1)
+    assert test.p == pytest.approx(_scipy_paired(difference, ref, var))
     assert test.ci[0] <= expected_r - 1 <= test.ci[1]
     # by hand: resampling the same items in both runs, r_var − r_ref is never positive here
-    observed, ci, p = compare.paired_statistic_bootstrap(
+    observed, ci = compare.paired_statistic_bootstrap(
         lambda rows: compare._pearson_value(spec, rows), ref, var)
     assert observed == pytest.approx(expected_r - 1)
-    assert ci[1] <= 0 and p == test.p
+    assert ci[1] <= 0 and ci == test.ci
 
 
 def test_paired_statistic_bootstrap_matches_a_plain_reimplementation():
     a = [0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
     b = [1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-    observed, ci, p = compare.paired_statistic_bootstrap(mean, a, b, resamples=500, seed=3)
+    observed, ci = compare.paired_statistic_bootstrap(mean, a, b, resamples=500, seed=3)
     rng = random.Random(3)
     diffs = []
     for _ in range(500):
         picks = [rng.randrange(8) for _ in range(8)]
         diffs.append(mean([b[i] for i in picks]) - mean([a[i] for i in picks]))
     diffs.sort()
-    share = min(sum(d <= 0 for d in diffs), sum(d >= 0 for d in diffs)) / 500
     assert observed == pytest.approx(-0.25)
     assert ci == (diffs[int(0.025 * 499)], diffs[math.ceil(0.975 * 499)])
-    assert p == pytest.approx(max(min(1.0, 2 * share), 1 / 500))
 
 
 def test_chi2_gets_no_paired_test_and_says_why():
@@ -385,7 +411,8 @@ def test_item_statistics_reproduce_the_scorecard_aggregates():
 def test_a_mean_metric_is_never_treated_as_pass_fail():
     spec = {"id": "x/y", "aggregate": "mean", "direction": "lower", "aggregate_options": {}}
     test, _ = compare.subtask_test(spec, _rows([0.0, 1.0, 0.0], [None] * 3), _rows([0.0, 1.0, 1.0], [None] * 3))
-    assert test.method == "paired-bootstrap"
+    assert test.method == "paired-permutation"  # was "paired-bootstrap": only intervals bootstrap now
+    assert "too small" in test.too_small and "2/2^3" in test.too_small
 
 
 def test_a_dimension_difference_uses_only_subtasks_scored_in_both_runs(store, mini):
@@ -404,3 +431,169 @@ def test_a_dimension_difference_uses_only_subtasks_scored_in_both_runs(store, mi
     assert delta.test.p == 1.0
     text = compare_md.render(compare_md.build(result))
     assert "| Truthfulness | 75.0%" in text and "+0.0 pt *" in text
+
+
+# --------------------------------------------------------------------------- issue 18: sizes users run
+
+
+def test_three_of_five_items_going_wrong_is_mcnemar_p_025_and_too_small():
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    spec = {"id": "x/y", "aggregate": "proportion", "direction": "higher", "aggregate_options": {}}
+    test, flips = compare.subtask_test(spec, _rows([1.0] * 5, [None] * 5), _rows([0.0, 0.0, 0.0, 1.0, 1.0], [None] * 5))
+    assert (test.method, test.pass_to_fail, test.fail_to_pass) == ("mcnemar-exact", 3, 0)
+    assert test.p == pytest.approx(mcnemar([[2, 3], [0, 0]], exact=True).pvalue) == pytest.approx(0.25)
+    assert len(flips) == 3
+    assert "too small to detect a change at α = 0.05" in test.too_small and "2/2^5 = 0.062" in test.too_small
+    assert test.too_small in test.note
+
+
+def test_mcnemar_on_48_items_matches_statsmodels_and_can_detect():
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    ref = [1.0] * 30 + [0.0] * 18
+    var = [0.0] * 9 + [1.0] * 21 + [1.0] * 2 + [0.0] * 16  # 9 pass→fail, 2 fail→pass
+    spec = {"id": "x/y", "aggregate": "proportion", "direction": "higher", "aggregate_options": {}}
+    test, _ = compare.subtask_test(spec, _rows(ref, [None] * 48), _rows(var, [None] * 48))
+    table = [[21, 9], [2, 16]]
+    assert test.p == pytest.approx(mcnemar(table, exact=True).pvalue)
+    assert test.too_small == "" and test.changed == 11
+
+
+def test_a_dimension_too_small_to_test_says_so_in_every_output(store, two_runs):
+    from click.testing import CliRunner
+
+    from trust_tui.cli import cli
+    from trust_tui.tui.screens.compare import fmt_p
+
+    result = compare.compare(store, list(two_runs), reference="first", agreement_items=0)
+    refuse = row(result, "safety/refuse").deltas[1].test  # 4 discordant items of 6
+    assert "4 of 6 items changed" in refuse.too_small
+    assert fmt_p(refuse).endswith("†")  # the app's p column
+    out = CliRunner().invoke(cli, ["compare", str(two_runs[0]), str(two_runs[1]), "--reference", "first",
+                                   "--agreement-items", "0", "--quiet"])
+    assert out.exit_code == 0, out.output
+    assert "0.125 (0.375)†" in out.output
+    assert "† Refuse" in out.output or "† refuse" in out.output.lower()
+    text = compare_md.render(compare_md.build(result))
+    assert "Too small for any outcome to reach p < 0.05:" in text
+    assert "4 of 6 items changed between the runs" in text
+    assert compare_md.build(result)["subtasks"][-1]["variants"][1]["test"]["too_small"]
+
+
+def _pair_rows(pairs):
+    """Rows of pair items: pairs = [(pair id, task, [(variant, value, answer), ...]), ...]."""
+    out = []
+    for pair, task, members in pairs:
+        for variant, value, answer in members:
+            out.append({"uid": f"x/y:{pair}{variant}", "subtask": "x/y", "status": "done", "scored": True,
+                        "score_value": value, "score_label": "yes" if value else "no", "answer": answer,
+                        "item": json.dumps({"gold": "yes", "pair": pair, "variant": variant,
+                                            "tags": [f"task:{task}"]})})
+    return out
+
+
+def _similarity_runs():
+    words = ["bees make honey", "from nectar", "in the hive", "every summer", "for winter"]
+    rng = random.Random(2)
+    ref_pairs, var_pairs = [], []
+    for n in range(8):
+        base = " ".join(words[: 2 + n % 3])
+        ref_pairs.append((f"i{n}", "t", [("clean", 1.0, base), ("typo", 1.0, base if n % 2 else words[0]),
+                                         ("url", 1.0, base)]))
+        var_pairs.append((f"i{n}", "t", [("clean", 1.0, base), ("typo", 1.0, rng.choice(words)),
+                                         ("url", 1.0 if n != 3 else None, rng.choice(words))]))
+    return _pair_rows(ref_pairs), _pair_rows(var_pairs)
+
+
+def test_pair_similarity_is_tested_and_resampled_by_pair():
+    from trust_tui.engine import scorecard_trustllm as tl
+
+    ref_rows, var_rows = _similarity_runs()
+    spec = {"id": "robustness/x", "title": "AdvInstruction", "aggregate": "pair_similarity",
+            "direction": "higher", "aggregate_options": {}, "summary": True}
+    test, _ = compare.subtask_test(spec, ref_rows, var_rows)
+    a, b = tl.similarity_units(ref_rows), tl.similarity_units(var_rows)
+    keys = sorted(a)
+    assert (test.method, test.unit, test.n, test.exact) == ("paired-permutation", "pairs", 8, True)
+
+    def difference(x, y):
+        return tl.similarity_of(y) - tl.similarity_of(x)
+
+    assert test.p == pytest.approx(_scipy_paired(difference, [a[k] for k in keys], [b[k] for k in keys]))
+    assert test.diff == pytest.approx(tl.similarity_of([b[k] for k in keys]) - tl.similarity_of([a[k] for k in keys]))
+    assert test.ci[0] < test.diff < test.ci[1]
+    # in the dimension summary the sub-task is resampled too (it used to be held fixed: a
+    # zero-width interval and p = 1 whatever the data)
+    cells = [scorecard.aggregate(dict(spec, metric="m", scorer="s", scorer_version=1), r).value
+             for r in (ref_rows, var_rows)]
+    part = compare._Part(spec, ref_rows, var_rows, tuple(cells))
+    value, dim_test, note = compare.dimension_delta([part])
+    assert value == pytest.approx(test.diff) and note == ""
+    assert dim_test.ci[1] - dim_test.ci[0] > 0.05
+    assert dim_test.p == pytest.approx(test.p)  # one sub-task: the same exact test
+
+
+def test_pair_robustness_score_is_tested_by_pair_and_rescaled_in_the_summary():
+    from trust_tui.engine import scorecard_trustllm as tl
+
+    rng = random.Random(9)
+    ref_pairs, var_pairs = [], []
+    for n in range(10):
+        task = "qqp" if n < 5 else "sst2"
+        clean = float(rng.random() < 0.8)
+        ref_pairs.append((f"p{n}", task, [("clean", clean, ""), ("noisy", float(rng.random() < 0.7), "")]))
+        var_pairs.append((f"p{n}", task, [("clean", clean, ""), ("noisy", float(rng.random() < 0.3), "")]))
+    ref_rows, var_rows = _pair_rows(ref_pairs), _pair_rows(var_pairs)
+    spec = {"id": "robustness/advglue", "title": "AdvGLUE", "aggregate": "pair_robustness_score",
+            "direction": "higher", "aggregate_options": {}, "summary": True}
+    test, _ = compare.subtask_test(spec, ref_rows, var_rows)
+    a, _ = tl.robustness_units(ref_rows)
+    b, _ = tl.robustness_units(var_rows)
+    keys = sorted(a)
+
+    def difference(x, y):
+        return tl.robustness_score(y) - tl.robustness_score(x)
+
+    assert (test.method, test.unit, test.n) == ("paired-permutation", "pairs", 10)
+    assert test.p == pytest.approx(_scipy_paired(difference, [a[k] for k in keys], [b[k] for k in keys]))
+    cells = [scorecard.aggregate(dict(spec, metric="m", scorer="s", scorer_version=1), r).value
+             for r in (ref_rows, var_rows)]
+    assert test.diff == pytest.approx(cells[1] - cells[0])
+    value, dim_test, _ = compare.dimension_delta([compare._Part(spec, ref_rows, var_rows, tuple(cells))])
+    assert value == pytest.approx(test.diff / 2)  # the summary holds (RS + 1) / 2
+    assert dim_test.p == pytest.approx(test.p)
+    assert dim_test.ci == (pytest.approx(test.ci[0] / 2), pytest.approx(test.ci[1] / 2))
+
+
+def test_the_delta_shown_is_the_delta_tested_when_answers_are_unreadable_in_one_run(store, tmp_path):
+    subtasks = '''
+[dimensions.truthfulness.subtasks.mc]
+items = "items/mc.jsonl"
+scorer = "choice"
+metric = "accuracy"
+aggregate = "proportion"
+aggregate_options = { unparseable = "exclude" }
+direction = "higher"
+'''
+    bundle = str(write_bundle(tmp_path, "excl", subtasks=subtasks))
+
+    def script_b(request):
+        if "Question 1?" in request.prompt:
+            return "Hmm."  # unreadable in B only: left out of B's rate, not of A's
+        return "Answer: B" if "Question 3?" in request.prompt else "Answer: A"
+
+    a = make_run(store, bundle, script_a, "model-a")
+    b = make_run(store, bundle, script_b, "model-b")
+    result = compare.build(store, [a, b])
+    mc = row(result, "truthfulness/mc")
+    # cells: A 3/6 = 50%, B 4/5 = 80% (m1 excluded); on the 5 items readable in both: 60% → 80%
+    assert (mc.cells[0].value, mc.cells[1].value) == (0.5, pytest.approx(0.8))
+    delta = mc.deltas[1]
+    assert delta.value == pytest.approx(0.2) == pytest.approx(delta.test.diff)  # not 0.3
+    assert delta.test.n == 5 and delta.test.dropped == 1
+    assert "on the 5 items readable in both runs (1 unreadable in one run left out)" in delta.note
+    truth = row(result, "truthfulness").deltas[1]
+    assert truth.value == pytest.approx(0.2) and "1 unit (items or pairs) unreadable in one run" in truth.note
+    text = compare_md.render(compare_md.build(result))
+    assert "+20.0 pt ▲ *" in text and "1 unreadable in one run left out" in text

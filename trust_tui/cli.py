@@ -67,7 +67,7 @@ def tui(model: str | None, bundle: str, profile: str) -> None:
 @click.option("--subtask", "subtasks", multiple=True, help="Only this sub-task (repeatable).")
 @click.option("--n-gpu-layers", type=int, default=None, help="Layers on the GPU (-1: all; default: all when llama.cpp has GPU support).")
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
-@click.option("--ctx", "n_ctx", type=int, default=None, help="Context tokens per sequence (default 2048).")
+@click.option("--ctx", "n_ctx", type=int, default=None, help="Context tokens per sequence (default: the run's longest prompt + its max_tokens, rounded up to 256; recorded with the run).")
 @click.option("--parallel", type=int, default=None, help="Sequences decoded together (default: chosen from the hardware).")
 @click.option("--server", default=None, help="Base URL of an OpenAI-compatible server instead of a model file.")
 @click.option("--temperature", type=float, default=None, help="Sampling temperature for every sub-task (default greedy).")
@@ -346,7 +346,7 @@ def _quote(path: Path) -> str:
               help="Measure prompt and generation speed of each model file (a few seconds each).")
 @click.option("--n-gpu-layers", type=int, default=None, help="Layers on the GPU (-1: all).")
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
-@click.option("--ctx", "n_ctx", type=int, default=None, help="Context tokens per sequence (default 2048).")
+@click.option("--ctx", "n_ctx", type=int, default=None, help="Context tokens per sequence (default: the run's longest prompt + its max_tokens, rounded up to 256; recorded with the run).")
 @click.option("--parallel", type=int, default=None, help="Sequences decoded together (default: chosen from the hardware).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def compare(refs, bundle, profile, dimensions, subtasks, reference, force, agreement_items,
@@ -419,6 +419,7 @@ def _print_comparison(console, result) -> None:
                 shown += "*" if delta.note else ""
             p = delta.test
             ptext = "–" if p.p is None else f"{p.p:.3f} ({p.p_holm:.3f})" if p.p_holm is not None else f"{p.p:.3f}"
+            ptext += "†" if p.too_small else ""
             cells += [fmt(cell.value, agg), shown, ptext]
         table.add_row(*cells)
 
@@ -429,12 +430,17 @@ def _print_comparison(console, result) -> None:
                 add(sub, escape(sub.title))
         table.add_section()
     console.print(table)
-    console.print("[dim]Δ: variant − reference (percentage points for rates); p: exact McNemar or paired "
-                  "bootstrap per sub-task, sign-flip permutation per dimension; Holm-adjusted in brackets[/]")
-    for dim in result.dimensions:
-        for label, delta in zip(labels[1:], dim.deltas[1:]):
+    console.print("[dim]Δ: variant − reference (percentage points for rates), on the units readable in both "
+                  "runs; p: exact McNemar or sign-flip permutation per sub-task, sign-flip permutation per "
+                  "dimension; Holm-adjusted in brackets; †: no outcome could reach p < 0.05[/]")
+    for row in result.dimensions + result.subtasks:
+        for label, delta in zip(labels[1:], row.deltas[1:]):
             if delta.note:
-                console.print(f"[dim]* {escape(dim.title)} ({escape(label)}): {escape(delta.note)}[/]")
+                console.print(f"[dim]* {escape(row.title)} ({escape(label)}): {escape(delta.note)}[/]")
+    for row in result.dimensions + result.subtasks:
+        for label, delta in zip(labels[1:], row.deltas[1:]):
+            if delta.test.too_small:
+                console.print(f"[dim]† {escape(row.title)} ({escape(label)}): {escape(delta.test.too_small)}[/]")
     for index, variant in enumerate(result.variants):
         c = variant.cost
         parts = [human_size(c["file_size"]) if c.get("file_size") else "size ?",

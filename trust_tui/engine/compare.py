@@ -1,12 +1,15 @@
 """Paired comparison of runs: the same bundle on two or more variants of a model, item by item.
 
 Each variant is compared with a reference on the units its metric is made of: items, or pairs
-for pair metrics. Pass/fail outcomes get an exact McNemar test on the discordant units; other
-per-unit values a paired bootstrap of the mean difference; metrics that are not means of units
-(a correlation, a macro average) a paired bootstrap over items of the metric difference itself;
-a metric that is itself a p-value (chi-square) no paired test, and the comparison says so. Sub-task
-p-values are Holm-corrected per variant; dimension summaries get a sign-flip permutation test on
-the same units (and a paired bootstrap interval), Holm-corrected separately.
+for pair metrics, readable in both runs (the difference shown is the difference tested; the
+comparison says when units were left out). Pass/fail outcomes get an exact McNemar test on the
+discordant units; every other metric (a mean of values, a correlation, a macro average, a pair
+statistic) a sign-flip permutation test of its difference, swapping each unit's two outcomes
+(exact when few units changed, Monte Carlo otherwise); a bootstrap only gives the intervals. A
+metric that is itself a p-value (chi-square) gets no paired test, and the comparison says so; so
+does a sub-task too small for any outcome to reach p < 0.05. Sub-task p-values are Holm-corrected
+per variant; dimension summaries get a sign-flip permutation test on the same units (and a paired
+bootstrap interval), Holm-corrected separately.
 
 Everything is computed from the store. A comparison record (table ``comparisons``) names its runs
 and keeps only what the store cannot recompute: what was measured by running the models
@@ -41,9 +44,11 @@ from trust_tui.engine.compare_stats import (
     _item,
     _Part,
     _pearson_value,  # noqa: F401  (re-exported)
-    _summary_difference,
-    dimension_test,
+    _summary_difference,  # noqa: F401  (re-exported)
+    dimension_delta,
+    dimension_test,  # noqa: F401  (re-exported)
     paired_statistic_bootstrap,  # noqa: F401  (re-exported)
+    paired_units,  # noqa: F401  (re-exported)
     subtask_test,
     unit_rows,
     unit_values,  # noqa: F401  (re-exported)
@@ -297,10 +302,17 @@ def build(store: Store, run_ids: Sequence[int], reference_rule: str = "position 
         deltas: list[Delta | None] = [None]
         for v in range(1, len(runs)):
             test, flipped = subtask_test(spec, by_sub[0][sub_id], by_sub[v][sub_id])
-            value = None
-            if cells[v].value is not None and cells[0].value is not None:
+            value, note = None, ""
+            if test.dropped and test.diff is not None:
+                # Units readable in one run only: show the difference the test is about, on the
+                # units readable in both, rather than the difference of the two cells.
+                value = test.diff
+                unit = test.unit[:-1] if test.n == 1 else test.unit
+                note = (f"Δ and test on the {test.n} {unit} readable in both runs "
+                        f"({test.dropped} unreadable in one run left out)")
+            elif cells[v].value is not None and cells[0].value is not None:
                 value = cells[v].value - cells[0].value
-            deltas.append(Delta(value, _better(spec, value), test))
+            deltas.append(Delta(value, _better(spec, value), test, note))
             units_a = unit_rows(spec, by_sub[0][sub_id])
             units_b = unit_rows(spec, by_sub[v][sub_id])
             for unit, direction in flipped:
@@ -321,19 +333,9 @@ def build(store: Store, run_ids: Sequence[int], reference_rule: str = "position 
                       "sub-tasks") for d in dims]
         deltas = [None]
         for v in range(1, len(runs)):
-            # Only sub-tasks scored in both runs: a sub-task missing on one side (no readable
-            # answer) would otherwise move one summary and not the other.
-            parts = [part for part in parts_by_dim[v][dim.id] if None not in part.fixed]
-            value = _summary_difference(part.fixed for part in parts)
-            scored = [sum(1 for s in d[dim.id].subtasks if s.summary and s.oriented() is not None)
-                      for d in (dims[0], dims[v])]
-            note = ""
-            if value is not None and scored != [len(parts), len(parts)]:
-                missing = [part.spec["title"] for part in parts_by_dim[v][dim.id] if None in part.fixed]
-                note = (f"Δ and test over the {len(parts)} sub-task{'' if len(parts) == 1 else 's'} "
-                        "scored in both runs"
-                        + (f" (not {', '.join(missing)})" if missing else ""))
-            test = dimension_test(parts, value)
+            # Δ and test on the same thing: the sub-tasks scored in both runs (a sub-task missing on
+            # one side would move one summary and not the other), on their units readable in both.
+            value, test, note = dimension_delta(parts_by_dim[v][dim.id])
             deltas.append(Delta(value, None if not value else value > 0, test, note))
         dimension_rows.append(Row(dim.id, "dimension", dim.id, dim.title, "summary", "summary",
                                   "higher", True, cells, deltas))

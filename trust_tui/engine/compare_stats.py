@@ -20,28 +20,48 @@ from trust_tui.engine.verdicts import passes
 
 RESAMPLES = 2000
 SEED = 0
+ALPHA = 0.05
+MIN_CHANGED = stats.min_units_for(ALPHA)  # 6: fewer changed units can never give p < 0.05
 
 # Aggregates that are the mean of one value per unit (item or pair).
 UNIT_AGGREGATES = frozenset({"proportion", "mean", "pair_flip", "pair_consistency", "pair_robustness"})
 NO_PAIRED_TEST = {
     "chi2": "the metric is itself the p-value of a test (answer × group), and a difference of "
             "p-values is not an effect size; compare the two p-values",
-    "pair_robustness_score": "no paired test is implemented for this aggregate; compare the intervals",
-    "pair_similarity": "no paired test is implemented for this aggregate; compare the intervals",
 }
 
 
 @dataclass
 class Test:
-    method: str  # "mcnemar-exact" | "paired-bootstrap" | "none"
+    method: str  # "mcnemar-exact" | "paired-permutation" | "none"
     p: float | None = None
     p_holm: float | None = None
-    n: int = 0  # paired units
+    n: int = 0  # paired units (sub-tasks for a dimension)
     unit: str = "items"
     pass_to_fail: int | None = None  # discordant units (McNemar), oriented: pass = good
     fail_to_pass: int | None = None
     ci: tuple[float, float] | None = None  # 95% interval of the paired difference
     note: str = ""
+    diff: float | None = None  # the difference tested, on the paired units
+    changed: int | None = None  # units whose outcome differs between the runs
+    exact: bool | None = None  # p-value enumerated exactly (False: Monte Carlo)
+    dropped: int = 0  # units in a run's metric left out of the test: unreadable in the other run
+    # Why no outcome of this test could reach p < ALPHA ("" when one could); also in ``note``.
+    too_small: str = ""
+
+
+def power_note(n: int, changed: int, unit: str) -> str:
+    """Why a paired test cannot detect a change at α = 0.05, or "" when it can: an exact
+    sign-flip test (McNemar's included) on m changed units cannot give p below 2/2^m."""
+    if n < MIN_CHANGED:
+        return (f"too small to detect a change at α = {ALPHA:g}: with {n} {unit} readable in both runs "
+                f"the smallest possible p-value is 2/2^{n} = {stats.smallest_sign_flip_p(n):.3f} "
+                f"(at least {MIN_CHANGED} {unit} must change)")
+    if 0 < changed < MIN_CHANGED:  # (nothing changed: there is no change to detect)
+        return (f"cannot detect a change at α = {ALPHA:g}: {changed} of {n} {unit} changed between the "
+                f"runs, so p ≥ 2/2^{changed} = {stats.smallest_sign_flip_p(changed):.3f} whatever "
+                f"their direction (at least {MIN_CHANGED} must change)")
+    return ""
 
 
 # --------------------------------------------------------------------------- per-unit values
@@ -62,7 +82,8 @@ def unit_values(spec: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> d
         for row in scored:
             value = row["score_value"]
             if value is None:
-                out[row["uid"]] = None if (exclude or aggregate == "mean") else 0.0
+                undecided = row.get("score_label") == sc.UNCERTAIN  # in no denominator
+                out[row["uid"]] = None if (exclude or aggregate == "mean" or undecided) else 0.0
             else:
                 out[row["uid"]] = float(value)
         return out
@@ -112,17 +133,14 @@ def unit_rows(spec: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> dic
 
 def _pearson_value(spec, rows) -> float | None:
     xs, ys = sc.rating_pairs(rows)
-    if not xs:
-        return None
-    r = stats.pearson(xs, ys)
-    return 0.0 if math.isnan(r) else r  # scorecard: a constant rating is "no correlation"
+    return sc.pearson_of(xs, ys)[0]  # None where the scorecard says "undefined"
 
 
 def _macro_proportion_value(spec, rows) -> float | None:
     options = spec.get("aggregate_options") or {}
     exclude = options.get("unparseable") == "exclude"
     groups: dict[str, list[float]] = defaultdict(list)
-    for row in rows:
+    for row in sc.decided(rows):
         value = row["score_value"]
         if value is None and exclude:
             continue
@@ -162,7 +180,7 @@ def _chi2_value(spec, rows) -> float | None:
     return sc.aggregate(spec, [dict(r, status="done", scored=True) for r in rows]).value
 
 
-# Metrics recomputed on resampled items: (spec, scored rows) -> value.
+# Metrics recomputed on resampled or swapped items: (spec, scored rows) -> value.
 ITEM_STATISTICS: dict[str, Callable[[Mapping[str, Any], list], float | None]] = {
     "pearson": _pearson_value,
     "macro_proportion": _macro_proportion_value,
@@ -173,185 +191,297 @@ ITEM_STATISTICS: dict[str, Callable[[Mapping[str, Any], list], float | None]] = 
 }
 
 
-def _percentile_test(diffs: list[float]) -> tuple[tuple[float, float], float]:
-    """95% percentile interval and two-sided bootstrap p-value of resampled differences."""
-    diffs = sorted(d for d in diffs if not math.isnan(d))
-    if not diffs:
-        return (math.nan, math.nan), math.nan
-    count = len(diffs)
-    lo = diffs[int(0.025 * (count - 1))]
-    hi = diffs[int(math.ceil(0.975 * (count - 1)))]
-    if all(d == diffs[0] for d in diffs):
-        return (lo, hi), (1.0 if diffs[0] == 0 else 1.0 / count)
-    below = sum(1 for d in diffs if d <= 0) / count
-    above = sum(1 for d in diffs if d >= 0) / count
-    return (lo, hi), max(min(1.0, 2 * min(below, above)), 1.0 / count)
-
-
 def paired_statistic_bootstrap(
     statistic: Callable[[list], float | None], ref: Sequence[Any], var: Sequence[Any],
     resamples: int = RESAMPLES, seed: int = SEED,
-) -> tuple[float | None, tuple[float, float], float]:
+) -> tuple[float | None, tuple[float, float]]:
     """Bootstrap over paired units (ref[i] and var[i] are the same item in the two runs) of
-    statistic(var) − statistic(ref): (observed difference, 95% interval, p-value)."""
+    statistic(var) − statistic(ref): (observed difference, 95% percentile interval). An interval
+    only: the tests are sign-flip permutation tests (``stats.sign_flip_statistic``)."""
     n = len(ref)
     if n == 0 or n != len(var):
-        return None, (math.nan, math.nan), math.nan
+        return None, (math.nan, math.nan)
     a, b = statistic(list(ref)), statistic(list(var))
     if a is None or b is None:
-        return None, (math.nan, math.nan), math.nan
-    rng = random.Random(seed)
-    diffs = []
-    for _ in range(resamples):
-        picks = [rng.randrange(n) for _ in range(n)]
-        x, y = statistic([ref[i] for i in picks]), statistic([var[i] for i in picks])
-        diffs.append(math.nan if x is None or y is None else y - x)
-    ci, p = _percentile_test(diffs)
-    return b - a, ci, p
+        return None, (math.nan, math.nan)
+
+    def difference(drawn: list[tuple[Any, Any]]) -> float | None:
+        x, y = statistic([u for u, _ in drawn]), statistic([v for _, v in drawn])
+        return None if x is None or y is None else y - x
+
+    return b - a, stats.bootstrap_units(difference, list(zip(ref, var)), resamples, seed)
+
+
+# --------------------------------------------------------------------------- paired units
+
+
+def _same_row(x: Mapping[str, Any], y: Mapping[str, Any]) -> bool:
+    return (x["score_value"], x["score_label"]) == (y["score_value"], y["score_label"])
+
+
+@dataclass
+class PairedUnits:
+    """One sub-task's units readable in both runs, as (reference, variant) outcomes, and the
+    metric as a statistic of a list of units: the metric's value in each run is
+    ``statistic(ref)`` and ``statistic(var)``. Tests swap a unit's two outcomes; intervals
+    resample units (whole pairs for pair metrics; within ``strata`` when given)."""
+
+    unit: str
+    keys: list[str]
+    ref: list[Any]
+    var: list[Any]
+    statistic: Callable[[list], float | None]
+    same: Callable[[Any, Any], bool]
+    dropped: int = 0  # units in one run's metric that are not readable in the other run
+    mean_of_values: bool = False  # the statistic is the plain mean of float unit values
+    strata: list[Any] | None = None
+
+    def difference(self, ref: list, var: list) -> float | None:
+        x, y = self.statistic(ref), self.statistic(var)
+        return None if x is None or y is None else y - x
+
+    def observed(self) -> tuple[float | None, float | None]:
+        if not self.keys:
+            return None, None
+        return self.statistic(self.ref), self.statistic(self.var)
+
+    def boot(self, rng: random.Random) -> tuple[float | None, float | None]:
+        picks = _draw(len(self.keys), self.strata, rng)
+        return self.statistic([self.ref[i] for i in picks]), self.statistic([self.var[i] for i in picks])
+
+    def interval(self) -> tuple[float, float]:
+        def difference(drawn):
+            return self.difference([x for x, _ in drawn], [y for _, y in drawn])
+
+        return stats.bootstrap_units(difference, list(zip(self.ref, self.var)), RESAMPLES, SEED,
+                                     strata=self.strata)
+
+
+def _draw(n: int, strata: list[Any] | None, rng: random.Random) -> list[int]:
+    if strata is None:
+        return [rng.randrange(n) for _ in range(n)]
+    groups: dict[Any, list[int]] = defaultdict(list)
+    for i, key in enumerate(strata):
+        groups[key].append(i)
+    return [g[rng.randrange(len(g))] for g in groups.values() for _ in g]
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _pair_up(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[list[str], int]:
+    keys = [k for k in a if k in b and a[k] is not None and b[k] is not None]
+    either = {k for k in a if a[k] is not None} | {k for k in b if b[k] is not None}
+    return keys, len(either) - len(keys)
+
+
+def paired_units(spec: Mapping[str, Any], ref_rows: list, var_rows: list) -> PairedUnits | None:
+    """The paired units of one sub-task, or None for an aggregate without them (chi2)."""
+    from trust_tui.engine import scorecard_trustllm as tl
+
+    aggregate = spec["aggregate"]
+    options = spec.get("aggregate_options") or {}
+    if aggregate in UNIT_AGGREGATES:
+        a, b = unit_values(spec, ref_rows), unit_values(spec, var_rows)
+        keys, dropped = _pair_up(a, b)
+        return PairedUnits("pairs" if aggregate.startswith("pair_") else "items", keys,
+                           [a[k] for k in keys], [b[k] for k in keys], _mean,
+                           lambda x, y: x == y, dropped, mean_of_values=True)
+    if aggregate == "pair_similarity":
+        reference = options.get("reference", "clean")
+        a = tl.similarity_units(_scored(ref_rows), reference)
+        b = tl.similarity_units(_scored(var_rows), reference)
+        keys, dropped = _pair_up(a, b)
+        return PairedUnits("pairs", keys, [a[k] for k in keys], [b[k] for k in keys],
+                           tl.similarity_of, lambda x, y: x == y, dropped)
+    if aggregate == "pair_robustness_score":
+        a, _ = tl.robustness_units(_scored(ref_rows), options.get("by", "task"))
+        b, _ = tl.robustness_units(_scored(var_rows), options.get("by", "task"))
+        keys, dropped = _pair_up(a, b)
+        return PairedUnits("pairs", keys, [a[k] for k in keys], [b[k] for k in keys],
+                           tl.robustness_score, lambda x, y: x == y, dropped,
+                           strata=[a[k][0] for k in keys])
+    if aggregate in ITEM_STATISTICS:
+        fn = ITEM_STATISTICS[aggregate]
+        a = {r["uid"]: r for r in _scored(ref_rows)}
+        b = {r["uid"]: r for r in _scored(var_rows)}
+        keys = [k for k in a if k in b]
+        return PairedUnits("items", keys, [a[k] for k in keys], [b[k] for k in keys],
+                           lambda rows: fn(spec, rows), _same_row, len(set(a) ^ set(b)))
+    return None
 
 
 # --------------------------------------------------------------------------- one sub-task
 
 
 def _orient(spec: Mapping[str, Any], value: float | None) -> float | None:
-    if value is None or math.isnan(value):
-        return None
-    if spec["aggregate"] == "pearson":
-        return max(0.0, value)
-    return 1 - value if spec["direction"] == "lower" else value
+    return sc.orient(spec["aggregate"], spec["direction"], value)
 
 
 def _is_binary(values: Iterable[float]) -> bool:
     return all(v in (0.0, 1.0) for v in values)
 
 
+def _dropped_note(dropped: int, unit: str) -> str:
+    if not dropped:
+        return ""
+    return (f"Δ and test on the {unit} readable in both runs: {dropped} {unit[:-1] if dropped == 1 else unit} "
+            "unreadable in one run left out")
+
+
 def subtask_test(spec: Mapping[str, Any], ref_rows: list, var_rows: list) -> tuple[Test, list[tuple[str, str]]]:
-    """The paired test of one sub-task, and its flipped units as (unit, direction)."""
+    """The paired test of one sub-task, and its flipped units as (unit, direction).
+
+    Pass/fail units: exact McNemar test on the discordant units. Other units (a mean of values, a
+    correlation, a macro average, a pair statistic): sign-flip permutation test of the metric's
+    difference, each unit's two outcomes swapped or not (exact when few units changed, Monte Carlo
+    otherwise). The interval is a paired bootstrap of the same difference. Both are on the units
+    readable in both runs, and ``Test.diff`` is the difference they are about."""
     aggregate = spec["aggregate"]
-    if aggregate in UNIT_AGGREGATES:
-        a, b = unit_values(spec, ref_rows), unit_values(spec, var_rows)
-        keys = [k for k in a if k in b and a[k] is not None and b[k] is not None]
-        unit = "pairs" if aggregate.startswith("pair_") else "items"
-        flips = []
-        for key in keys:
-            before = passes(a[key], spec["direction"], aggregate)
-            after = passes(b[key], spec["direction"], aggregate)
-            if before != after:
-                flips.append((key, "pass→fail" if before else "fail→pass"))
-        if not keys:
-            return Test("none", n=0, unit=unit, note="no unit was readable in both runs"), flips
-        xs, ys = [a[k] for k in keys], [b[k] for k in keys]
-        _, ci, p_boot = stats.paired_bootstrap(xs, ys, resamples=RESAMPLES, seed=SEED)
-        if aggregate != "mean" and _is_binary(xs + ys):
-            worse = sum(1 for _, d in flips if d == "pass→fail")
-            better = len(flips) - worse
-            return Test("mcnemar-exact", stats.mcnemar_exact(worse, better), n=len(keys), unit=unit,
-                        pass_to_fail=worse, fail_to_pass=better, ci=ci), flips
-        return Test("paired-bootstrap", p_boot, n=len(keys), unit=unit, ci=ci,
-                    note="bootstrap of the mean per-item difference"), flips
     if aggregate in NO_PAIRED_TEST:
         return Test("none", note=NO_PAIRED_TEST[aggregate]), []
-    if aggregate in ITEM_STATISTICS:
-        a = {r["uid"]: r for r in _scored(ref_rows)}
-        b = {r["uid"]: r for r in _scored(var_rows)}
-        keys = [k for k in a if k in b]
-        fn = ITEM_STATISTICS[aggregate]
-        _, ci, p = paired_statistic_bootstrap(lambda rows: fn(spec, rows),
-                                              [a[k] for k in keys], [b[k] for k in keys])
+    paired = paired_units(spec, ref_rows, var_rows)
+    if paired is None:
+        return Test("none", note=f"no paired test for aggregate {aggregate!r}"), []
+    flips = []
+    if aggregate in UNIT_AGGREGATES:
+        for key, before_value, after_value in zip(paired.keys, paired.ref, paired.var):
+            before = passes(before_value, spec["direction"], aggregate)
+            after = passes(after_value, spec["direction"], aggregate)
+            if before != after:
+                flips.append((key, "pass→fail" if before else "fail→pass"))
+    n, unit = len(paired.keys), paired.unit
+    if not n:
+        return Test("none", n=0, unit=unit, dropped=paired.dropped,
+                    note=f"no {unit[:-1]} was readable in both runs"), flips
+    x, y = paired.observed()
+    if x is None or y is None:
+        return Test("none", n=n, unit=unit, dropped=paired.dropped,
+                    note="the metric is undefined on the units readable in both runs"), flips
+    ci = paired.interval()
+    common = dict(n=n, unit=unit, ci=ci, diff=y - x, dropped=paired.dropped)
+    if paired.mean_of_values and aggregate != "mean" and _is_binary(paired.ref + paired.var):
+        worse = sum(1 for _, d in flips if d == "pass→fail")
+        better = len(flips) - worse
+        test = Test("mcnemar-exact", stats.mcnemar_exact(worse, better), pass_to_fail=worse,
+                    fail_to_pass=better, changed=worse + better, exact=True, **common)
+        notes = [f"exact McNemar test on the {worse + better} discordant {unit}"]
+    else:
+        if paired.mean_of_values:
+            diffs = [b - a for a, b in zip(paired.ref, paired.var)]
+            p, exact = stats.sign_flip_mean(diffs, RESAMPLES, SEED)
+            changed = sum(1 for d in diffs if d != 0)
+        else:
+            p, exact, changed = stats.sign_flip_statistic(paired.difference, paired.ref, paired.var,
+                                                          paired.same, RESAMPLES, SEED)
         if math.isnan(p):
-            return Test("none", n=len(keys), note="too few readable items for a paired test"), []
-        return Test("paired-bootstrap", p, n=len(keys), ci=ci,
-                    note="bootstrap over items of the difference of the metric itself"), []
-    return Test("none", note=f"no paired test for aggregate {aggregate!r}"), []
+            return Test("none", n=n, unit=unit, dropped=paired.dropped,
+                        note="the metric is undefined on the units readable in both runs"), flips
+        test = Test("paired-permutation", p, changed=changed, exact=exact, **common)
+        notes = [(f"exact sign-flip permutation test over the 2^{changed} swaps of the {changed} changed {unit}"
+                  if exact else f"Monte Carlo sign-flip permutation test ({RESAMPLES} random swaps of "
+                                f"the {changed} changed {unit}, seed {SEED})")
+                 + ("" if paired.mean_of_values else " of the metric's difference")]
+    test.too_small = power_note(n, test.changed or 0, unit)
+    notes = [test.too_small] + notes + [_dropped_note(paired.dropped, unit)]
+    notes.append("interval: paired bootstrap" + (" within tasks" if paired.strata else ""))
+    test.note = "; ".join(part for part in notes if part)
+    return test, flips
 
 
 # --------------------------------------------------------------------------- dimension summaries
 
 
 class _Part:
-    """One sub-task's share of a dimension summary, redrawn on paired units: resampled for the
-    bootstrap interval, or with each unit's two outcomes swapped at random for the sign-flip
-    permutation test. Values are oriented (higher is better), as in the summary."""
+    """One sub-task's share of a dimension summary, on its paired units: resampled for the
+    bootstrap interval, or with units' two outcomes swapped for the sign-flip permutation test.
+    Values are oriented (higher is better on [0, 1]), as in the summary."""
 
     def __init__(self, spec: Mapping[str, Any], ref_rows: list, var_rows: list,
                  observed: tuple[float | None, float | None]):
         self.spec = spec
-        self.kind = "fixed"
-        aggregate = spec["aggregate"]
-        if aggregate in UNIT_AGGREGATES:
-            a, b = unit_values(spec, ref_rows), unit_values(spec, var_rows)
-            self.units = [(a[k], b[k]) for k in a if k in b and a[k] is not None and b[k] is not None]
-            if self.units:
-                self.kind = "units"
-        elif aggregate in ITEM_STATISTICS:
-            a = {r["uid"]: r for r in _scored(ref_rows)}
-            b = {r["uid"]: r for r in _scored(var_rows)}
-            self.items = [(a[k], b[k]) for k in a if k in b]
-            self.statistic = ITEM_STATISTICS[aggregate]
-            if self.items:
-                self.kind = "items"
-        self.fixed = (_orient(spec, observed[0]), _orient(spec, observed[1]))
+        self.paired = paired_units(spec, ref_rows, var_rows)
+        self.fixed = (_orient(spec, observed[0]), _orient(spec, observed[1]))  # the scorecards' values
+        self._observed = (None, None) if self.paired is None else self.orient(self.paired.observed())
 
-    def _values(self, drawn: list[tuple]) -> tuple[float | None, float | None]:
-        if self.kind == "units":
-            return (_orient(self.spec, sum(x for x, _ in drawn) / len(drawn)),
-                    _orient(self.spec, sum(y for _, y in drawn) / len(drawn)))
-        return (_orient(self.spec, self.statistic(self.spec, [x for x, _ in drawn])),
-                _orient(self.spec, self.statistic(self.spec, [y for _, y in drawn])))
+    def orient(self, pair: tuple[float | None, float | None]) -> tuple[float | None, float | None]:
+        return _orient(self.spec, pair[0]), _orient(self.spec, pair[1])
 
     def observed(self) -> tuple[float | None, float | None]:
-        if self.kind == "fixed":
-            return self.fixed
-        return self._values(self.units if self.kind == "units" else self.items)
+        """The oriented values of the two runs on the paired units (what Δ and the test use)."""
+        return self._observed
+
+    @property
+    def usable(self) -> bool:
+        return None not in self.observed()
 
     def boot(self, rng: random.Random) -> tuple[float | None, float | None]:
-        if self.kind == "fixed":
-            return self.fixed  # no resampling for this aggregate: it adds no variance
-        pool = self.units if self.kind == "units" else self.items
-        return self._values([pool[rng.randrange(len(pool))] for _ in pool])
-
-    def swap(self, rng: random.Random) -> tuple[float | None, float | None]:
-        if self.kind == "fixed":
-            return self.fixed if rng.random() < 0.5 else self.fixed[::-1]
-        pool = self.units if self.kind == "units" else self.items
-        return self._values([(y, x) if rng.random() < 0.5 else (x, y) for x, y in pool])
+        return self.orient(self.paired.boot(rng))
 
 
 def _summary_difference(pairs: Iterable[tuple[float | None, float | None]]) -> float | None:
-    ref_values, var_values = [], []
-    for x, y in pairs:
-        if x is not None:
-            ref_values.append(x)
-        if y is not None:
-            var_values.append(y)
-    if not ref_values or not var_values:
-        return None
-    return sum(var_values) / len(var_values) - sum(ref_values) / len(ref_values)
+    """Mean over sub-tasks of variant − reference, over the sub-tasks with both values (the
+    difference of the two summaries taken over the same sub-tasks)."""
+    diffs = [y - x for x, y in pairs if x is not None and y is not None]
+    return sum(diffs) / len(diffs) if diffs else None
+
+
+def dimension_delta(parts: list[_Part]) -> tuple[float | None, Test, str]:
+    """The difference of a dimension summary between the runs, its test, and a note on what it
+    covers: both on the units readable in both runs, of the sub-tasks scored in both runs."""
+    usable = [part for part in parts if part.usable]
+    missing = [part.spec["title"] for part in parts if not part.usable and part.fixed != (None, None)]
+    value = _summary_difference(part.observed() for part in usable)
+    notes = []
+    if value is not None and missing:
+        notes.append(f"Δ and test over the {len(usable)} sub-task{'' if len(usable) == 1 else 's'} "
+                     f"scored in both runs (not {', '.join(missing)})")
+    dropped = sum(part.paired.dropped for part in usable)
+    if value is not None and dropped:
+        notes.append(f"{dropped} unit{'' if dropped == 1 else 's'} (items or pairs) unreadable in one "
+                     "run left out of Δ and test")
+    return value, dimension_test(usable, value), "; ".join(notes)
 
 
 def dimension_test(parts: list[_Part], observed: float | None, resamples: int = RESAMPLES,
                    seed: int = SEED) -> Test:
-    """The paired test of a dimension summary (the mean of oriented sub-task values): a sign-flip
-    permutation test (each unit's two outcomes swapped at random, within its sub-task) for the
-    p-value, and a paired bootstrap (units resampled within each sub-task) for the interval.
+    """The paired test of a dimension summary (the mean of oriented sub-task values) on the
+    sub-tasks' paired units: a sign-flip permutation test (each unit's two outcomes swapped or
+    not, within its sub-task; exact over every swap when at most ``stats.EXACT_LIMIT`` units
+    changed, Monte Carlo otherwise) for the p-value, and a paired bootstrap (units resampled
+    within each sub-task) for the interval.
 
-    With one pass/fail sub-task the permutation p-value is the randomisation version of the exact
-    McNemar test on the same units, so a dimension never looks surer than its only sub-task."""
+    With one pass/fail sub-task the exact permutation p-value is the exact McNemar test on the
+    same units, so a dimension never looks surer than its only sub-task."""
+    parts = [part for part in parts if part.usable]
     if observed is None or not parts:
         return Test("none", note="no summary in one of the runs")
-    paired = _summary_difference(part.observed() for part in parts)
-    if paired is None:
-        return Test("none", note="nothing to resample")
     rng = random.Random(seed)
     boots = [_summary_difference(part.boot(rng) for part in parts) for _ in range(resamples)]
-    ci, _ = _percentile_test([d for d in boots if d is not None])
-    rng = random.Random(seed)
-    extreme = 0
-    for _ in range(resamples):
-        flipped = _summary_difference(part.swap(rng) for part in parts)
-        if flipped is not None and abs(flipped) >= abs(paired) - 1e-12:
-            extreme += 1
-    p = 1.0 if abs(paired) < 1e-12 else (extreme + 1) / (resamples + 1)
-    return Test("paired-permutation", min(1.0, p), n=len(parts), unit="sub-tasks", ci=ci,
-                note="sign-flip permutation test of the summary difference (units swapped between "
-                     "the runs within each sub-task); interval by paired bootstrap")
+    ci = stats.percentile([math.nan if d is None else d for d in boots])
+    # Every unit of every sub-task in one list, tagged with its sub-task: a swap is per unit.
+    ref = [(index, u) for index, part in enumerate(parts) for u in part.paired.ref]
+    var = [(index, v) for index, part in enumerate(parts) for v in part.paired.var]
+
+    def same(x, y) -> bool:
+        return parts[x[0]].paired.same(x[1], y[1])
+
+    def difference(a: list, b: list) -> float | None:
+        by_part: list[tuple[list, list]] = [([], []) for _ in parts]
+        for (index, u), (_, v) in zip(a, b):
+            by_part[index][0].append(u)
+            by_part[index][1].append(v)
+        return _summary_difference(part.orient((part.paired.statistic(x), part.paired.statistic(y)))
+                                   for part, (x, y) in zip(parts, by_part))
+
+    p, exact, changed = stats.sign_flip_statistic(difference, ref, var, same, resamples, seed)
+    units = len(ref)
+    note = ("sign-flip permutation test of the summary difference (units swapped between the runs "
+            "within each sub-task; " + (f"exact over the 2^{changed} swaps of the {changed} changed units"
+                                         if exact else f"Monte Carlo, {resamples} random swaps, seed {seed}")
+            + "); interval by paired bootstrap")
+    weak = power_note(units, changed, "units")
+    return Test("paired-permutation", None if math.isnan(p) else min(1.0, p), n=len(parts),
+                unit="sub-tasks", ci=ci, diff=observed, changed=changed, exact=exact,
+                too_small=weak, note="; ".join(part for part in (weak, note) if part))

@@ -39,7 +39,9 @@ def _iso(timestamp: float | None) -> str | None:
 def _test(test: cmp.Test) -> dict[str, Any]:
     return {"method": test.method, "p": _num(test.p), "p_holm": _num(test.p_holm), "n": test.n,
             "unit": test.unit, "pass_to_fail": test.pass_to_fail, "fail_to_pass": test.fail_to_pass,
-            "diff_ci": _pair(test.ci), "note": test.note or None}
+            "diff_ci": _pair(test.ci), "note": test.note or None, "diff": _num(test.diff),
+            "changed": test.changed, "exact": test.exact, "dropped": test.dropped,
+            "too_small": test.too_small or None}
 
 
 def _row(row: cmp.Row, labels: list[str]) -> dict[str, Any]:
@@ -105,15 +107,18 @@ def build(comparison: cmp.Comparison) -> dict[str, Any]:
 
 TEST_DEFINITION = (
     "each variant is compared with the reference on the same units (items; pairs for pair "
-    "metrics). Pass/fail units: exact McNemar test on the units that changed verdict; per-item "
-    "values (mean toxicity): paired bootstrap of the mean difference; correlations and macro "
-    "averages: paired bootstrap over items of the metric difference (2000 resamples, seed 0); a "
-    "metric that is itself a p-value (chi-square) gets no paired test. Dimension summaries: "
-    "sign-flip permutation test of the summary difference, swapping each unit's two outcomes "
-    "within its sub-task (with one pass/fail sub-task it is the randomisation form of McNemar's "
-    "test), interval by paired bootstrap. Holm's correction across the sub-tasks of each variant, "
-    "and separately across its dimensions. Quick-profile sub-tasks have about 8 items: only large "
-    "changes can reach significance, and a non-significant difference is not evidence of no change")
+    "metrics) readable in both runs, and the difference shown is the one tested. Pass/fail units: "
+    "exact McNemar test on the units that changed verdict; every other metric (mean toxicity, "
+    "correlations, macro averages, pair statistics): sign-flip permutation test of the metric's "
+    "difference, each unit's two outcomes swapped or not (exact over every swap when at most 12 "
+    "units changed, 16 for a plain mean; otherwise 2000 random swaps, seed 0); intervals by paired "
+    "bootstrap (2000 resamples, seed 0). A metric that is itself a p-value (chi-square) gets no "
+    "paired test. Dimension summaries: sign-flip permutation test of the summary difference, "
+    "swapping each unit's two outcomes within its sub-task (with one pass/fail sub-task it is "
+    "McNemar's test), interval by paired bootstrap. Holm's correction across the sub-tasks of each "
+    "variant, and separately across its dimensions. Quick-profile sub-tasks have 8-48 items: an "
+    "exact test on m changed units cannot give p below 2/2^m, so fewer than 6 changed units (†) can "
+    "never be significant at 0.05, and a non-significant difference is not evidence of no change")
 AGREEMENT_DEFINITION = (
     "identical answers: share of items answered by both whose answers are the same text. "
     "Next-token agreement: the reference's answer tokens are teacher-forced through both models "
@@ -162,13 +167,13 @@ def _p(value: float | None) -> str:
 def _test_cell(entry: dict) -> str:
     test = entry.get("test") or {}
     method = test.get("method")
+    small = " †" if test.get("too_small") else ""
     if method == "mcnemar-exact":
         return (f"exact McNemar: {test['pass_to_fail']} pass→fail, {test['fail_to_pass']} fail→pass "
-                f"of {test['n']} {test['unit']}")
-    if method == "paired-bootstrap":
-        return f"paired bootstrap, {test['n']} {test['unit']}"
+                f"of {test['n']} {test['unit']}{small}")
     if method == "paired-permutation":
-        return f"sign-flip permutation, {test['n']} {test['unit']}"
+        kind = "exact" if test.get("exact") else "Monte Carlo"
+        return f"sign-flip permutation ({kind}), {test['n']} {test['unit']}{small}"
     return "none"
 
 
@@ -249,6 +254,14 @@ def render(report: dict) -> str:
                 notes.append(f"- {_cell(sub['title'])} (`{_cell(entry['label'])}`): {_cell(test['note'])}")
     if notes:
         lines += ["Sub-tasks without a paired test:", ""] + list(dict.fromkeys(notes)) + [""]
+    small = []
+    for row in report["dimensions"] + report["subtasks"]:
+        for entry in row["variants"][1:]:
+            reason = (entry.get("test") or {}).get("too_small")
+            if reason:
+                small.append(f"- † {_cell(row['title'])} (`{_cell(entry['label'])}`): {_cell(reason)}")
+    if small:
+        lines += ["Too small for any outcome to reach p < 0.05:", ""] + list(dict.fromkeys(small)) + [""]
     lines += _flips(report, labels)
     defs = report["definitions"]
     lines += ["## Method", "",
@@ -278,6 +291,7 @@ def _table(rows: list[dict], labels: list[str], head: str, dimension: bool = Fal
         for entry in row["variants"][1:]:
             test = entry.get("test") or {}
             p = "–" if test.get("p") is None else f"{_p(test.get('p'))} ({_p(test.get('p_holm'))})"
+            p += "†" if test.get("too_small") else ""
             cells += [_value(entry, agg), _delta(entry, agg), p]
         if not dimension and len(labels) == 2:
             cells.append(_test_cell(row["variants"][1]))

@@ -67,9 +67,9 @@ def fmt_p(test) -> str:
         return "–"
     p = "<.001" if test.p < 0.001 else f"{test.p:.3f}"
     if test.p_holm is None:
-        return p
+        return p + ("†" if test.too_small else "")
     holm = "<.001" if test.p_holm < 0.001 else f"{test.p_holm:.3f}"
-    return f"{p} ({holm})"
+    return f"{p} ({holm})" + ("†" if test.too_small else "")
 
 
 class FlipScreen(ModalScreen[None]):
@@ -430,10 +430,14 @@ class CompareScreen(Screen):
                     text.append(f" · identical answers {100 * same['share']:.1f}%")
                 text.append_text(safe(" · " + agreement.describe(result.agreement[index]), single_line=True))
             text.append("\n")
-        for dim in result.dimensions:
-            for index, delta in enumerate(dim.deltas[1:], start=1):
+        for row in result.dimensions + result.subtasks:
+            for index, delta in enumerate(row.deltas[1:], start=1):
                 if delta.note:
-                    text.append_text(safe(f"* {dim.title} ({LETTERS[index]}): {delta.note}\n", "dim"))
+                    text.append_text(safe(f"* {row.title} ({LETTERS[index]}): {delta.note}\n", "dim"))
+        for row in result.dimensions + result.subtasks:
+            for index, delta in enumerate(row.deltas[1:], start=1):
+                if delta.test.too_small:
+                    text.append_text(safe(f"† {row.title} ({LETTERS[index]}): {delta.test.too_small}\n", "dim"))
         self.query_one("#compare-summary", Static).update(text)
 
     def _fill_flips(self) -> None:

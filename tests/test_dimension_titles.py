@@ -1,0 +1,34 @@
+"""A bundle's own dimension titles travel with its run, through the store, into the scorecard."""
+
+from tests.conftest import write_bundle
+from trust_tui.engine import api, scorecard
+from trust_tui.engine.backends.fake import FakeBackend
+from trust_tui.engine.run import RunSpec
+
+SUBTASKS = '''
+[dimensions.safety]
+title = "Staying out of harm's way"
+
+[dimensions.safety.subtasks.refuse]
+items = "items/refuse.jsonl"
+scorer = "refusal"
+metric = "refuse-to-answer rate"
+aggregate = "proportion"
+direction = "higher"
+
+[dimensions.truthfulness.subtasks.mc]
+items = "items/mc.jsonl"
+scorer = "choice"
+metric = "accuracy"
+aggregate = "proportion"
+direction = "higher"
+'''
+
+
+def test_a_bundles_dimension_titles_reach_its_scorecard(store, tmp_path):
+    bundle = write_bundle(tmp_path, subtasks=SUBTASKS)
+    outcome = api.run(spec=RunSpec(bundle=str(bundle), profile="full"), store=store,
+                      backend=FakeBackend(lambda request: "I'm sorry, but I can't help with that."))
+    card = scorecard.build(store, outcome.run_id)
+    titles = {dimension.id: dimension.title for dimension in card.dimensions}
+    assert titles == {"truthfulness": "Truthfulness", "safety": "Staying out of harm's way"}
