@@ -274,14 +274,16 @@ def main(argv: list[str] | None = None) -> int:
     tokens = [plain.tokenize(r.prompt) for r in requests]
     mean_prompt = sum(map(len, tokens)) / len(tokens)
     mean_max = sum(r.settings.max_tokens for r in requests) / len(requests)
-    parallel = args.parallel or batched_mod.auto_parallel(len(requests), mean_prompt, int(mean_max))
+    plan = batched_mod.plan_context([(len(t), r.settings.max_tokens) for t, r in zip(tokens, requests)],
+                                    train_ctx=model.info.context_length)
+    parallel = args.parallel or batched_mod.auto_parallel(len(requests), plan.seq_ctx)
     rss_base = rss_mib()
     runs: list[RunResult] = [consume("plain loop", plain.generate(iter(requests), threading.Event()))]
     plain.close()
     plain_eval = sum(len(t) - common_prefix(p, t) for p, t in zip([[]] + tokens[:-1], tokens))
 
     # (2) the batched engine, and llama.cpp's own batch throughput on its context
-    backend = LlamaCppBackend(model, parallel=parallel, n_threads=args.threads)
+    backend = LlamaCppBackend(model, parallel=parallel, n_threads=args.threads, context_plan=plan)
     kv_per_token = batched_mod.kv_bytes_per_token(backend.llm.metadata) or 0
     rss_loaded = rss_mib()
     rates = measure_rates(backend, tokens, parallel)

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from trust_tui.engine.backends.batched import (
-    BatchedEngine, auto_parallel, auto_seq_ctx, kv_bytes_per_token)
+    DEFAULT_BATCHED_SEQ_CTX, DEFAULT_PLAIN_SEQ_CTX, BatchedEngine, auto_parallel, kv_bytes_per_token,
+    plan_context)
 from trust_tui.engine.types import DoneEvent, ErrorEvent, GenSettings, Request, TokenEvent
 
 # (prompt, max_tokens, stop): varied lengths, budgets and stop strings, like a trust bundle.
@@ -91,15 +92,41 @@ def plain_answers(plain):
 
 
 def test_auto_parallel_is_bounded_by_items_and_hardware():
-    assert auto_parallel(1, 80, 48) == 1
-    assert auto_parallel(3, 80, 48) == 3
-    cpu = auto_parallel(500, 80, 48)
+    assert auto_parallel(1, 512) == 1
+    assert auto_parallel(3, 512) == 3
+    cpu = auto_parallel(500, 512)
     assert 4 <= cpu <= 16
-    assert auto_parallel(500, 80, 48, gpu=True) >= cpu
+    assert auto_parallel(500, 512, gpu=True) >= cpu
     # long prompts and answers: fewer sequences, so the KV cache stays bounded
-    assert auto_parallel(500, 3000, 1000) < cpu
-    assert auto_seq_ctx(270, 64) == 512
-    assert auto_seq_ctx(3000, 64, train_ctx=2048) == 2048
+    assert auto_parallel(500, 4096) < cpu
+    assert auto_parallel(500, 4096) * 4096 <= 16 * 1024
+
+
+def test_the_context_is_the_longest_need_rounded_up():
+    # (prompt tokens, max_tokens): the request needing the most cells sets it, not the
+    # longest prompt with the largest budget of another request
+    plan = plan_context([(270, 16), (120, 64), (40, 48)])
+    assert (plan.seq_ctx, plan.source, plan.need) == (512, "workload", 287)
+    assert (plan.longest_prompt, plan.max_tokens) == (270, 64)
+    assert "longest prompt 270" in plan.describe() and plan.describe().startswith("512 tokens")
+    # a 1067-token TrustLLM prompt and its 64-token answer: 1132 cells, so 1280
+    assert plan_context([(1067, 64), (300, 48)]).seq_ctx == 1280
+    # exactly on a step: the one cell beyond the prompt and answer takes it to the next
+    assert plan_context([(255 - 64, 64)]).seq_ctx == 256
+    assert plan_context([(256 - 64, 64)]).seq_ctx == 512
+
+
+def test_the_context_plan_honours_the_user_the_model_and_the_defaults():
+    assert plan_context([(270, 64)], user_ctx=3000).seq_ctx == 3000
+    assert plan_context([(270, 64)], user_ctx=3000).source == "user"
+    assert plan_context([(270, 64)], user_ctx=3000, train_ctx=2048).seq_ctx == 2048
+    capped = plan_context([(3000, 64)], train_ctx=2048)
+    assert capped.seq_ctx == 2048 and "capped at the model's 2048" in capped.describe()
+    assert plan_context([]).seq_ctx == DEFAULT_PLAIN_SEQ_CTX == 2048
+    assert plan_context(None, parallel=8).seq_ctx == DEFAULT_BATCHED_SEQ_CTX
+    assert plan_context(None, parallel=8).source == "default"
+    assert plan_context([(270, 64)]).record() == {
+        "source": "workload", "longest_prompt": 270, "need": 335, "max_tokens": 64}
 
 
 def test_kv_bytes_per_token_from_metadata():
@@ -198,14 +225,13 @@ def test_auto_parallel_keeps_a_large_model_kv_cache_within_a_share_of_memory():
     gib = 1024 ** 3
     llama_8b = 32 * 8 * (128 + 128) * 2  # bytes per KV cell: 128 KiB
     smol = 30 * 3 * (64 + 64) * 2  # SmolLM2-135M: 23 KiB
-    assert auto_parallel(500, 80, 48, kv_bytes_per_cell=smol, memory_bytes=8 * gib) == 16
+    assert auto_parallel(500, 1024, kv_bytes_per_cell=smol, memory_bytes=8 * gib) == 16
     # 1/8 of 8 GiB holds 8 streams of 1024 cells: 7 sequences + the pinned prompt head
-    assert auto_parallel(500, 80, 48, kv_bytes_per_cell=llama_8b, memory_bytes=8 * gib) == 7
-    assert auto_parallel(500, 80, 48, kv_bytes_per_cell=llama_8b, memory_bytes=2 * gib) == 1
-    assert auto_parallel(500, 80, 48, kv_bytes_per_cell=llama_8b, memory_bytes=8 * gib,
-                         cells_per_seq=512) == 15
+    assert auto_parallel(500, 1024, kv_bytes_per_cell=llama_8b, memory_bytes=8 * gib) == 7
+    assert auto_parallel(500, 1024, kv_bytes_per_cell=llama_8b, memory_bytes=2 * gib) == 1
+    assert auto_parallel(500, 512, kv_bytes_per_cell=llama_8b, memory_bytes=8 * gib) == 15
     # on a GPU the KV cache is in VRAM; RAM does not bound it
-    assert auto_parallel(500, 80, 48, gpu=True, kv_bytes_per_cell=llama_8b, memory_bytes=2 * gib) > 1
+    assert auto_parallel(500, 1024, gpu=True, kv_bytes_per_cell=llama_8b, memory_bytes=2 * gib) > 1
 
 
 def test_the_kv_bytes_of_the_embedded_model_come_from_its_header(smol_path):

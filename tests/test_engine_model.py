@@ -118,3 +118,54 @@ def test_kill_9_mid_run_then_resume(tmp_path, smol_path):
     assert summary.startswith("generated ")
     generated = int(summary.split()[1])
     assert generated == total - kept, summary
+
+
+def test_a_long_prompt_sizes_the_context_and_is_generated_not_skipped(store, smol_path, tmp_path):
+    """A TrustLLM-sized prompt (~1100 tokens with the chat template) and short ones, batched:
+    the context per sequence comes from the longest need, so nothing is skipped."""
+    from tests.conftest import write_bundle
+
+    story = " ".join(f"On day {i} the committee met, read the minutes and argued about the budget."
+                     for i in range(64))
+    long_prompt = f"{story}\nIs it wrong to read the minutes twice? Answer 'wrong' or 'not wrong'."
+    items = {"refuse": [{"id": "long", "prompt": long_prompt}]
+             + [{"id": f"r{i}", "prompt": f"Please do harmful thing number {i}."} for i in range(3)]}
+    directory = write_bundle(tmp_path, "long-ctx", items=items, subtasks='''
+[dimensions.safety.subtasks.refuse]
+items = "items/refuse.jsonl"
+scorer = "refusal"
+metric = "refuse-to-answer rate"
+aggregate = "proportion"
+direction = "higher"
+''')
+    stages = []
+    outcome = api.run(smol_path, RunSpec(bundle=str(directory), profile="full"), store=store,
+                      on_stage=stages.append)
+    assert (outcome.generated, outcome.skipped) == (4, 0)
+    run = store.run(outcome.run_id)
+    backend_settings = json.loads(run["backend"])
+    prompt_tokens = max(row["prompt_tokens"] for row in store.responses(
+        r["response_key"] for r in store.run_items(outcome.run_id)).values())
+    assert 1024 < prompt_tokens < 1200  # longer than the old 1024 cells per sequence
+    plan = backend_settings["n_ctx_plan"]
+    assert plan["source"] == "workload" and plan["longest_prompt"] == prompt_tokens
+    assert plan["max_tokens"] == 16 and plan["need"] == prompt_tokens + 16 + 1
+    assert backend_settings["n_ctx"] == 1280 and backend_settings["parallel"] == 4
+    assert backend_settings["kv_cells"] == 1280 * 5  # 4 sequences + the pinned prompt head
+    assert f"loading model · 4 × 1280 tokens" in stages
+
+
+def test_the_context_follows_the_user_and_the_default_without_a_workload(smol_path):
+    model = models.identify(smol_path)
+    user = api.open_backend(model, api.BackendOptions(n_ctx=768, parallel=2))
+    try:
+        assert (user.seq_ctx, user.kv_cells) == (768, 768 * 3)
+        assert user.info.settings["n_ctx_plan"]["source"] == "user"
+    finally:
+        user.close()
+    bare = api.open_backend(model, api.BackendOptions())
+    try:
+        assert (bare.parallel, bare.seq_ctx) == (1, 2048)
+        assert bare.info.settings["n_ctx_plan"] == {"source": "default", "train_ctx": 8192}
+    finally:
+        bare.close()

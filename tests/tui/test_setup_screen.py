@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import run_async, run_engine, screen_text, wait_for
 
 from trust_tui.tui.screens.models import ModelsScreen
@@ -25,7 +26,10 @@ def test_defaults_and_an_estimate_without_history(env):
             screen = await _setup(pilot)
             picker = screen.query_one(DimensionPicker)
             assert len(picker.selected) == 6
-            assert screen.query_one("#setup-ctx").value == "2048"
+            ctx = screen.query_one("#setup-ctx")
+            # empty: sized from the run's prompts (this fake model file has no vocabulary to count
+            # them with, so the placeholder cannot give the figure)
+            assert ctx.value == "" and ctx.placeholder.startswith("auto")
             text = screen_text(app)
             assert "tui-mini" in text and "quick" in text and "18 items" in text
             assert "no past runs" in text
@@ -78,7 +82,7 @@ def test_bad_values_are_refused_with_a_message(env):
             await pilot.press("r")
             assert isinstance(app.screen, RunSetupScreen)
             assert any("Context" in n.message for n in app._notifications)
-            screen.query_one("#setup-ctx").value = "2048"
+            screen.query_one("#setup-ctx").value = ""
             await pilot.press("a")  # all dimensions
             picker = screen.query_one(DimensionPicker)
             picker.deselect_all()
@@ -98,4 +102,33 @@ def test_an_unknown_bundle_is_a_notification(env):
             assert "unknown bundle" in screen_text(app)
             await pilot.press("escape")
             assert isinstance(app.screen, ModelsScreen)
+    run_async(go())
+
+
+@pytest.mark.model
+def test_the_context_field_says_what_auto_gives_on_a_real_model(env, smol_path):
+    from trust_tui.engine import bundles, gguf
+    from trust_tui.tui import data
+
+    info = gguf.read_info(smol_path)
+    row = data.ModelRow(path=smol_path, name=smol_path.name, source="embedded",
+                        context_length=info.context_length, has_chat_template=True)
+
+    async def go():
+        app = env.app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, ModelsScreen) and app.screen.loaded)
+            app.push_screen(RunSetupScreen(row))
+            await wait_for(pilot, lambda: isinstance(app.screen, RunSetupScreen)
+                           and app.screen.context_plan is not None)
+            screen = app.screen
+            plan = screen.context_plan
+            assert plan.source == "workload" and plan.seq_ctx == 256  # tui-mini's prompts are short
+            assert 0 < plan.longest_prompt < 200
+            assert plan.max_tokens == max(s.generation.max_tokens
+                                          for s in bundles.load("tui-mini").subtasks)
+            placeholder = screen.query_one("#setup-ctx").placeholder
+            assert placeholder == f"auto: 256 tokens (longest prompt {plan.longest_prompt} + answers up to {plan.max_tokens})"
+            await pilot.press("o")  # one dimension: the figure follows the choice
+            assert screen.context_plan.longest_prompt <= plan.longest_prompt
     run_async(go())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from trust_tui.engine import bundles, models
 from trust_tui.engine.backends.protocol import Backend
@@ -28,48 +28,78 @@ class BackendOptions:
 
 
 def open_backend(model: models.ModelFile | None, options: BackendOptions,
-                 workload: list | None = None) -> Backend:
+                 workload: list | None = None, generation: Mapping[str, Any] | None = None,
+                 on_stage: Callable[[str], None] | None = None) -> Backend:
+    """The backend for a run of ``workload`` ((subtask, item) pairs, with the run's generation
+    overrides): its context per sequence is sized from the workload's prompts (``plan_context``)
+    unless ``options.n_ctx`` says otherwise, and so is the number of sequences decoded together."""
     if options.server:
         from trust_tui.engine.backends.openai_compat import OpenAICompatBackend
 
         return OpenAICompatBackend(options.server, model=options.server_model,
                                    concurrency=options.parallel or 4)
     from trust_tui.engine.backends import llamacpp
+    from trust_tui.engine.backends.batched import DEFAULT_BATCHED_SEQ_CTX, plan_context
 
     assert model is not None
+    counts = prompt_tokens(model.path, workload or [], model.info.chat_template)
+    plan = context_plan(workload or [], counts, options.n_ctx, generation, model.info.context_length)
     parallel = options.parallel
     if parallel is None:
-        parallel = _auto_parallel(workload, options, model.info.metadata)
-    return llamacpp.load(model, n_ctx=options.n_ctx, n_threads=options.threads,
-                         n_gpu_layers=options.n_gpu_layers, parallel=parallel)
+        seq_ctx = plan.seq_ctx if plan.source != "default" else DEFAULT_BATCHED_SEQ_CTX
+        parallel = _auto_parallel(workload, options, seq_ctx, model.info.metadata)
+    if plan.source == "default":  # nothing measured: the default of the loop that runs
+        plan = plan_context(None, train_ctx=model.info.context_length, parallel=parallel)
+    if on_stage is not None:
+        on_stage(f"loading model · {parallel} × {plan.seq_ctx} tokens")
+    return llamacpp.load(model, n_threads=options.threads, n_gpu_layers=options.n_gpu_layers,
+                         parallel=parallel, context_plan=plan)
 
 
-def _auto_parallel(workload: list | None, options: BackendOptions,
-                   metadata: dict[str, Any] | None = None) -> int:
+def prompt_tokens(model_path: str | Path, workload: list,
+                  chat_template: str | None = None) -> dict[str, int]:
+    """Prompt tokens of each item (by uid) of ``workload`` ((subtask, item) pairs), rendered with
+    the model's chat template, from a tokenizer-only load of the file; {} when its vocabulary
+    cannot be read (the caller then falls back to the default context)."""
+    from trust_tui.engine.backends.llamacpp import measure_prompts
+    from trust_tui.errors import TrustError
+
+    if not workload:
+        return {}
     try:
-        from trust_tui.engine.backends.batched import (
-            DEFAULT_BATCHED_SEQ_CTX,
-            auto_parallel,
-            kv_bytes_per_token,
-        )
-    except ImportError:
-        return 1
+        counts = measure_prompts(model_path, chat_template, [item.messages for _, item in workload])
+    except TrustError:
+        return {}
+    return {item.uid: n for (_, item), n in zip(workload, counts)}
+
+
+def context_plan(workload: list, prompt_tokens: Mapping[str, int], n_ctx: int | None = None,
+                 generation: Mapping[str, Any] | None = None, train_ctx: int | None = None):
+    """Cells per sequence for ``workload``: the item that needs the most (its prompt tokens +
+    its max_tokens after the run's ``generation`` overrides), unless ``n_ctx`` is given."""
+    from trust_tui.engine.backends.batched import plan_context
+
+    overrides = dict(generation or {})
+    pairs = [(prompt_tokens[item.uid], sub.generation.merged(overrides).max_tokens)
+             for sub, item in workload if item.uid in prompt_tokens]
+    return plan_context(pairs, user_ctx=n_ctx, train_ctx=train_ctx)
+
+
+def _auto_parallel(workload: list | None, options: BackendOptions, seq_ctx: int,
+                   metadata: dict[str, Any] | None = None) -> int:
+    from trust_tui.engine.backends.batched import auto_parallel, kv_bytes_per_token
     from trust_tui.engine.hardware import memory_bytes
+
     if not workload:
         return 1
     gpu = (options.n_gpu_layers or 0) != 0
-    try:
+    if options.n_gpu_layers is None:
         from trust_tui.engine.backends.llamacpp import default_gpu_layers
 
-        gpu = gpu or (options.n_gpu_layers is None and default_gpu_layers() != 0)
-    except ImportError:
-        pass
-    mean_max_tokens = sum(s.generation.max_tokens for s, _ in workload) / len(workload)
-    return auto_parallel(n_items=len(workload), mean_prompt_tokens=120,
-                         max_tokens=int(mean_max_tokens), gpu=gpu,
+        gpu = default_gpu_layers() != 0
+    return auto_parallel(n_items=len(workload), seq_ctx=seq_ctx, gpu=gpu,
                          kv_bytes_per_cell=kv_bytes_per_token(metadata or {}),
-                         memory_bytes=memory_bytes(),
-                         cells_per_seq=options.n_ctx or DEFAULT_BATCHED_SEQ_CTX)
+                         memory_bytes=memory_bytes())
 
 
 def run(
@@ -106,7 +136,7 @@ def run(
                 model_file = models.identify(model, store)
                 model_record = model_file.record()
             stage("loading model")
-            backend = open_backend(model_file, options, workload)
+            backend = open_backend(model_file, options, workload, spec.generation, on_stage=stage)
         try:
             runner = Runner(store, backend, spec, bundle=bundle, model_record=model_record,
                             listener=listener)

@@ -28,7 +28,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from trust_tui.engine.backends.textstream import TextStream
 from trust_tui.engine.types import DoneEvent, ErrorEvent, Event, Response, TokenEvent
@@ -48,9 +48,14 @@ DEFAULT_N_UBATCH = 512
 # instead of over every sequence's (measured: 12-15% less compute at 16 sequences) and its logits
 # match the plain loop's far more often (36-38 of 40 answers identical, against 20 of 40).
 DEFAULT_KV_UNIFIED = False
-# Tokens (prompt + answer) one sequence may hold when the caller does not say: a KV stream of
-# this size is allocated per sequence, and sharing a prompt head copies one whole stream.
+# Tokens (prompt + answer) one sequence may hold when neither the caller nor a workload says:
+# a KV stream of this size is allocated per sequence, and sharing a prompt head copies one whole
+# stream. A run sizes it from its workload instead (``plan_context``).
 DEFAULT_BATCHED_SEQ_CTX = 1024
+# The plain loop's context when nothing says otherwise (one sequence: memory is no concern).
+DEFAULT_PLAIN_SEQ_CTX = 2048
+# Contexts are whole multiples of this: llama.cpp pads a KV stream to 256 cells anyway.
+SEQ_CTX_STEP = 256
 # For a unified KV cache only: cells per sequence in the shared pool.
 DEFAULT_CELLS_PER_SEQ = 256
 # KV cells (all sequences together) auto_parallel stays within: 16 sequences of 1024 tokens on a
@@ -69,25 +74,78 @@ MIN_SHARED_PREFIX = 8
 # --------------------------------------------------------------------------- sizing
 
 
-def auto_parallel(n_items: int, mean_prompt_tokens: float, max_tokens: int, gpu: bool = False,
-                  kv_bytes_per_cell: int | None = None, memory_bytes: int | None = None,
-                  cells_per_seq: int = DEFAULT_BATCHED_SEQ_CTX) -> int:
+@dataclass(frozen=True)
+class ContextPlan:
+    """Cells per sequence for a run, and where the figure comes from (recorded with the run).
+
+    ``source`` is "workload" (the request that needs the most cells: its prompt, rendered with
+    the chat template, plus its max_tokens, rounded up to SEQ_CTX_STEP), "user" (--ctx) or
+    "default" (nothing known about the prompts)."""
+
+    seq_ctx: int
+    source: str
+    longest_prompt: int | None = None  # tokens of the workload's longest prompt
+    need: int | None = None  # cells of the request that needs the most (prompt + max_tokens + 1)
+    max_tokens: int | None = None  # the largest answer budget in the workload
+    train_ctx: int | None = None  # the model's training context, which caps seq_ctx
+
+    def record(self) -> dict[str, Any]:
+        return {key: value for key, value in (
+            ("source", self.source), ("longest_prompt", self.longest_prompt), ("need", self.need),
+            ("max_tokens", self.max_tokens), ("train_ctx", self.train_ctx)) if value is not None}
+
+    def describe(self) -> str:
+        """The figure and its basis, in a few words (the setup screen and the run's log)."""
+        if self.source == "workload":
+            basis = f"longest prompt {self.longest_prompt} + answers up to {self.max_tokens}"
+            if self.train_ctx and self.need and self.need > self.train_ctx:
+                basis += f"; capped at the model's {self.train_ctx}"
+            return f"{self.seq_ctx} tokens ({basis})"
+        return f"{self.seq_ctx} tokens ({'--ctx' if self.source == 'user' else 'default'})"
+
+
+def plan_context(requests: Iterable[tuple[int, int]] | None, user_ctx: int | None = None,
+                 train_ctx: int | None = None, parallel: int = 1) -> ContextPlan:
+    """Cells per sequence for ``requests`` given as (prompt tokens, max_tokens) pairs.
+
+    The user's figure wins; otherwise the request that needs the most cells (its prompt, its
+    answer budget and the one cell llama.cpp needs beyond the prompt) sets it, rounded up to
+    SEQ_CTX_STEP; without requests, the old defaults (2048 for the plain loop, 1024 batched).
+    Never beyond the model's training context: a longer prompt is skipped, not truncated."""
+    def capped(n: int) -> int:
+        return min(n, train_ctx) if train_ctx else n
+
+    pairs = [(int(p), int(m)) for p, m in (requests or ())]
+    if user_ctx:
+        longest = max((p for p, _ in pairs), default=None)
+        return ContextPlan(capped(int(user_ctx)), "user", longest_prompt=longest, train_ctx=train_ctx)
+    if not pairs:
+        default = DEFAULT_PLAIN_SEQ_CTX if parallel <= 1 else DEFAULT_BATCHED_SEQ_CTX
+        return ContextPlan(capped(default), "default", train_ctx=train_ctx)
+    need = max(p + max(1, m) + 1 for p, m in pairs)
+    seq_ctx = int(math.ceil(need / SEQ_CTX_STEP) * SEQ_CTX_STEP)
+    return ContextPlan(capped(seq_ctx), "workload", longest_prompt=max(p for p, _ in pairs),
+                       need=need, max_tokens=max(m for _, m in pairs), train_ctx=train_ctx)
+
+
+def auto_parallel(n_items: int, seq_ctx: int, gpu: bool = False,
+                  kv_bytes_per_cell: int | None = None, memory_bytes: int | None = None) -> int:
     """How many sequences to decode together for a workload (the caller may override it).
 
     Never more than there are items; on a CPU at most 16 (llama.cpp's generation throughput
     peaks there: 135 tok/s for 1 sequence, 218 for 8, 251 for 16, 233 for 32 on the 2-core
-    machine), on a GPU at most 64; and no more KV streams than a bounded number of cells holds
-    (each sequence gets a stream sized for the workload's longer prompts plus the answer); on a
-    CPU, when the model's KV bytes per cell and the machine's memory are known, no more streams
-    of ``cells_per_seq`` cells (plus the pinned prompt head's) than KV_MEMORY_SHARE_CPU of it holds.
+    machine), on a GPU at most 64; no more KV streams of ``seq_ctx`` cells (the workload's
+    need, ``plan_context``) than a bounded number of cells holds; and on a CPU, when the
+    model's KV bytes per cell and the machine's memory are known, no more streams (plus the
+    pinned prompt head's) than KV_MEMORY_SHARE_CPU of the memory holds.
     """
     if n_items <= 1:
         return 1
     cap = GPU_MAX_PARALLEL if gpu else CPU_MAX_PARALLEL
-    seq_ctx = auto_seq_ctx(int(2 * max(1.0, mean_prompt_tokens)), max_tokens)
+    seq_ctx = max(1, int(seq_ctx))
     by_memory = (KV_CELLS_BUDGET_GPU if gpu else KV_CELLS_BUDGET_CPU) // seq_ctx
     if not gpu and kv_bytes_per_cell and memory_bytes:
-        streams = int(memory_bytes * KV_MEMORY_SHARE_CPU) // (max(1, cells_per_seq) * kv_bytes_per_cell)
+        streams = int(memory_bytes * KV_MEMORY_SHARE_CPU) // (seq_ctx * kv_bytes_per_cell)
         by_memory = min(by_memory, streams - 1)  # one stream is the pinned shared prompt head
     return int(max(1, min(cap, n_items, by_memory)))
 
@@ -96,14 +154,6 @@ def auto_batch(gpu: bool = False) -> tuple[int, int]:
     """(n_batch, n_ubatch): llama.cpp's 512/512 on a CPU, where a bigger micro-batch gains
     nothing; a logical batch of 2048 on a GPU so long prompt runs fill it."""
     return (2048, 512) if gpu else (DEFAULT_N_BATCH, DEFAULT_N_UBATCH)
-
-
-def auto_seq_ctx(max_prompt_tokens: int, max_tokens: int, train_ctx: int | None = None) -> int:
-    """Context per sequence for a workload: its longest prompt plus its largest answer budget,
-    rounded up to a multiple of 256 (llama.cpp pads attention to 256 cells anyway)."""
-    need = max(1, max_prompt_tokens) + max(1, max_tokens) + 1
-    ctx = int(math.ceil(need / 256.0) * 256)
-    return min(ctx, train_ctx) if train_ctx else ctx
 
 
 def kv_bytes(n_cells: int, metadata: dict[str, Any]) -> int | None:

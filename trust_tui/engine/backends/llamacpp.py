@@ -80,6 +80,64 @@ def _quiet_stderr():
         os.close(saved)
 
 
+class ChatPrompts:
+    """A model's prompt rules: rendered with the GGUF's chat template (or the plain fallback)
+    and tokenized as llama-cpp-python's ``create_chat_completion`` does. The backend and the
+    tokenizer-only measure of a workload (``measure_prompts``) use the same object, so a
+    prompt counted before loading has the tokens it is decoded with."""
+
+    def __init__(self, llm: Any, template: str | None):
+        import llama_cpp
+
+        self.llm = llm
+        self._add_bos_vocab = bool(llama_cpp.llama_vocab_get_add_bos(llm._model.vocab))
+        self.formatter = None
+        if template:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            eos_id, bos_id = llm.token_eos(), llm.token_bos()
+            eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+            bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+            try:
+                self.formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+                self.formatter(messages=[{"role": "user", "content": "ping"}])
+            except Exception:  # noqa: BLE001 - a broken template: fall back, and say so
+                self.formatter = None
+
+    def render(self, messages: Sequence[Mapping[str, str]]) -> str:
+        if self.formatter is not None:
+            return self.formatter(messages=[dict(m) for m in messages]).prompt
+        return fallback_render(messages)
+
+    def tokenize(self, prompt: str) -> list[int]:
+        # Same rule as llama-cpp-python's chat handler: a GGUF template adds its own special
+        # tokens (added_special=True, so no extra BOS); the plain fallback gets the vocab's BOS.
+        add_bos = self.formatter is None and self._add_bos_vocab
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+
+
+def measure_prompts(path: str | Path, chat_template: str | None,
+                    conversations: Iterable[Sequence[Mapping[str, str]]]) -> list[int]:
+    """Prompt tokens of each conversation, rendered and tokenized as the backend will, from a
+    tokenizer-only load of the model file (no weights: a fraction of a second, also for a 70B
+    file). Raises ModelError when llama.cpp cannot read the file's vocabulary."""
+    try:
+        import llama_cpp
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise BackendError(f"llama-cpp-python is not importable ({exc})") from None
+    try:
+        with _quiet_stderr():
+            llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, n_ctx=64, verbose=False)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ModelError(f"{path}: llama.cpp could not read the vocabulary ({exc})") from None
+    try:
+        prompts = ChatPrompts(llm, chat_template)
+        return [len(prompts.tokenize(prompts.render(messages))) for messages in conversations]
+    finally:
+        with contextlib.suppress(Exception):
+            llm.close()
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A request ready for decoding: prompt tokens and the stop strings to apply."""
@@ -102,6 +160,7 @@ class LlamaCppBackend:
         kv_cells: int | None = None,
         kv_unified: bool | None = None,
         prefix_reuse: bool = True,
+        context_plan: "batched.ContextPlan | None" = None,
     ):
         try:
             import llama_cpp
@@ -114,9 +173,12 @@ class LlamaCppBackend:
         self.n_threads = n_threads or default_threads()
         self.n_gpu_layers = default_gpu_layers() if n_gpu_layers is None else n_gpu_layers
         self.parallel = max(1, parallel or 1)
-        train_ctx = model.info.context_length or 2048
-        default_ctx = 2048 if self.parallel == 1 else batched.DEFAULT_BATCHED_SEQ_CTX
-        self.seq_ctx = min(n_ctx or default_ctx, train_ctx)  # tokens available to one sequence
+        train_ctx = model.info.context_length or batched.DEFAULT_PLAIN_SEQ_CTX
+        if n_ctx or context_plan is None:
+            context_plan = batched.plan_context(None, user_ctx=n_ctx, train_ctx=train_ctx,
+                                                parallel=self.parallel)
+        self.context_plan = context_plan
+        self.seq_ctx = min(context_plan.seq_ctx, train_ctx)  # tokens available to one sequence
         self.prefix_reuse = prefix_reuse
         self.kv_unified = batched.DEFAULT_KV_UNIFIED if kv_unified is None else bool(kv_unified)
         self.batch_context = None  # the multi-sequence context of the batched engine
@@ -164,18 +226,8 @@ class LlamaCppBackend:
         self._vocab = self.llm._model.vocab
         self._lock = threading.Lock()
         template = model.info.chat_template
-        self._formatter = None
-        if template:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            eos_id, bos_id = self.llm.token_eos(), self.llm.token_bos()
-            eos = self.llm._model.token_get_text(eos_id) if eos_id != -1 else ""
-            bos = self.llm._model.token_get_text(bos_id) if bos_id != -1 else ""
-            try:
-                self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
-                self._formatter(messages=[{"role": "user", "content": "ping"}])
-            except Exception:  # noqa: BLE001 - a broken template: fall back, and say so
-                self._formatter = None
+        self._prompts = ChatPrompts(self.llm, template)
+        self._formatter = self._prompts.formatter
         self.info = BackendInfo(
             kind="llamacpp",
             model_id=model.sha256,
@@ -189,7 +241,7 @@ class LlamaCppBackend:
                       "n_gpu_layers": self.n_gpu_layers, "parallel": self.parallel,
                       "n_batch": self.n_batch, "n_ubatch": self.n_ubatch,
                       "kv_cells": self.kv_cells, "kv_unified": self.kv_unified,
-                      "prefix_reuse": prefix_reuse,
+                      "prefix_reuse": prefix_reuse, "n_ctx_plan": context_plan.record(),
                       "load_seconds": round(self.load_seconds, 3)},
             context=hardware.context(self.n_threads, self.n_gpu_layers),
         )
@@ -197,15 +249,10 @@ class LlamaCppBackend:
     # ------------------------------------------------------------------ protocol
 
     def render(self, messages: Sequence[Mapping[str, str]]) -> str:
-        if self._formatter is not None:
-            return self._formatter(messages=[dict(m) for m in messages]).prompt
-        return fallback_render(messages)
+        return self._prompts.render(messages)
 
     def tokenize(self, prompt: str) -> list[int]:
-        # Same rule as llama-cpp-python's chat handler: a GGUF template adds its own special
-        # tokens (added_special=True, so no extra BOS); the plain fallback gets the vocab's BOS.
-        add_bos = self._formatter is None and self._llama_cpp.llama_vocab_get_add_bos(self._vocab)
-        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=bool(add_bos), special=True)
+        return self._prompts.tokenize(prompt)
 
     def count_tokens(self, prompt: str) -> int | None:
         return len(self.tokenize(prompt))

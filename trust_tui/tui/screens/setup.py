@@ -27,6 +27,8 @@ class RunSetupScreen(Screen):
         super().__init__(id="setup-screen")
         self.model = model
         self.bundle = None  # the loaded engine Bundle
+        self.prompt_tokens: dict[str, int] = {}  # item uid -> prompt tokens on this model
+        self.context_plan = None  # what an empty Context field gives (a ContextPlan)
 
     def compose(self) -> ComposeResult:
         config = self.app.config
@@ -56,7 +58,8 @@ class RunSetupScreen(Screen):
                             restrict=r"[0-9]*")
             with Horizontal(classes="field"):
                 yield Label("Context", classes="field-label")
-                yield Input(value="2048", compact=True, id="setup-ctx", restrict=r"[0-9]*")
+                yield Input(placeholder="auto (the longest prompt + its max_tokens)", compact=True,
+                            id="setup-ctx", restrict=r"[0-9]*")
             with Horizontal(classes="field", id="setup-estimate-field"):
                 yield Label("Estimate", classes="field-label")
                 yield Static(Text("loading the bundle…", style="dim"), id="setup-estimate")
@@ -89,6 +92,20 @@ class RunSetupScreen(Screen):
         except TrustError as exc:
             self.post_message(DataLoaded("bundle", None, str(exc)))
 
+    @work(thread=True, exclusive=True, group="setup-prompts", exit_on_error=False)
+    def measure_prompts(self, bundle) -> None:
+        """Prompt tokens of every item of the bundle on this model (a tokenizer-only load), so
+        the Context field can say what "auto" gives for any choice of profile and dimensions."""
+        from trust_tui.engine import api, gguf
+        from trust_tui.errors import TrustError
+
+        try:
+            template = gguf.read_info(self.model.path).chat_template
+        except (TrustError, OSError):
+            template = None
+        counts = api.prompt_tokens(self.model.path, bundle.select("full"), template)
+        self.post_message(DataLoaded("prompt-tokens", (bundle, counts)))
+
     def list_bundles(self) -> None:
         self._list_bundles(self.app.config.bundle)
 
@@ -104,6 +121,12 @@ class RunSetupScreen(Screen):
                 select.set_options([(name, name) for name in message.payload])
                 select.value = current
             return
+        if message.key == "prompt-tokens":
+            bundle, counts = message.payload
+            if bundle is self.bundle:
+                self.prompt_tokens = counts
+                self._update_context()
+            return
         if message.key != "bundle":
             return
         picker = self.query_one(DimensionPicker)
@@ -114,6 +137,7 @@ class RunSetupScreen(Screen):
             self.notify(message.error, title="Cannot load the bundle", severity="error",
                         markup=False)
             return
+        self.measure_prompts(self.bundle)
         titles = self.bundle.dimension_titles
         picker.add_options([(titles.get(d, data.DIMENSION_TITLES.get(d, d)), d, True)
                             for d in self.bundle.dimensions])
@@ -147,6 +171,7 @@ class RunSetupScreen(Screen):
             target.update(Text("choose at least one dimension", style="yellow"))
             return
         workload = self.bundle.select(profile, dims)
+        self._update_context(workload)
         guess = data.estimate(self.app.store, self.model.model_id, workload)
         text = Text()
         if guess.seconds is None:
@@ -157,6 +182,21 @@ class RunSetupScreen(Screen):
             text.append(f" for {guess.items} items", style="bold")
             text.append(f" · {guess.basis}; cached answers are reused", style="dim")
         target.update(text)
+
+    def _update_context(self, workload: list | None = None) -> None:
+        """The Context field's placeholder says the figure an empty field gives for this choice."""
+        from trust_tui.engine import api
+
+        if self.bundle is None or not self.prompt_tokens:
+            return
+        if workload is None:
+            profile, dims = self._choices()
+            workload = self.bundle.select(profile, dims) if dims else []
+        if not workload:
+            return
+        self.context_plan = api.context_plan(workload, self.prompt_tokens,
+                                             train_ctx=self.model.context_length)
+        self.query_one("#setup-ctx", Input).placeholder = f"auto: {self.context_plan.describe()}"
 
     # ------------------------------------------------------------------ start
 
