@@ -57,7 +57,8 @@ def run_once(tree: Path, bundle: str, profile: str, extra: list[str]) -> dict:
     wall = time.perf_counter() - started
     busy, own = cpu_busy_seconds() - busy, children_cpu_seconds() - own
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+        raise SystemExit(f"{' '.join(command)} failed (exit {done.returncode}):\n"
+                         f"{done.stdout[-1000:]}{done.stderr[-2000:]}")
     db = sqlite3.connect(Path(home) / "trust.db")
     row = db.execute("select wall_seconds, backend, context, generated, skipped, tokens_generated, "
                      "bundle || ' ' || bundle_version from runs order by id desc limit 1").fetchone()
