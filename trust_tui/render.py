@@ -60,34 +60,27 @@ def print_scorecard(console: Console, store: Store, run_id: int) -> None:
 def print_items(console: Console, store: Store, run_id: int, subtask: str | None = None,
                 verdict: str = "all", label: str | None = None, limit: int = 50) -> None:
     """One line per item: uid, verdict, label, the scorer's reason (its rule and evidence), answer."""
-    from trust_tui.engine.verdicts import item_verdicts
+    from trust_tui.engine.verdicts import run_items
 
-    run = store.run(run_id)
-    snapshots = {s["id"]: s for s in json.loads(run["subtasks"])}
-    grouped: dict[str, list[dict]] = {}
-    for row in store.item_rows(run_id):
-        if subtask is None or row["subtask"] == subtask:
-            grouped.setdefault(row["subtask"], []).append(row)
+    rows, verdicts, _ = run_items(store, run_id, lambda sub: subtask is None or sub == subtask)
     table = Table(title=f"run {run_id} items", title_justify="left", show_lines=True)
     for column in ("item", "verdict", "label", "reason", "answer"):
         table.add_column(column, overflow="fold")
     shown = total = 0
-    for sub_id, rows in grouped.items():
-        verdicts = item_verdicts(rows, snapshots.get(sub_id, {}))
-        for row in rows:
-            got = verdicts.get(row["uid"], "pending")
-            if verdict != "all" and got != verdict:
-                continue
-            if label is not None and (row.get("score_label") or "") != label:
-                continue
-            total += 1
-            if limit and shown >= limit:
-                continue
-            shown += 1
-            answer = (row.get("answer") or row.get("reason") or "").strip().replace("\n", " ")
-            table.add_row(escape(row["uid"]), got, escape(row.get("score_label") or ""),
-                          escape(row.get("score_reason") or row.get("reason") or ""),
-                          escape(answer[:160] + ("…" if len(answer) > 160 else "")))
+    for uid, row in rows.items():
+        got = verdicts.get(uid, "pending")
+        if verdict != "all" and got != verdict:
+            continue
+        if label is not None and (row.get("score_label") or "") != label:
+            continue
+        total += 1
+        if limit and shown >= limit:
+            continue
+        shown += 1
+        answer = (row.get("answer") or row.get("reason") or "").strip().replace("\n", " ")
+        table.add_row(escape(uid), got, escape(row.get("score_label") or ""),
+                      escape(row.get("score_reason") or row.get("reason") or ""),
+                      escape(answer[:160] + ("…" if len(answer) > 160 else "")))
     if not total:
         console.print("no items match")
         return

@@ -10,7 +10,7 @@ Kept free of heavy imports at module level, so the app can import it at start-up
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 VERDICTS = ("pass", "fail", "unparseable", "uncertain", "skipped", "pending", "scored")
 
@@ -63,6 +63,26 @@ def item_verdicts(rows: list[dict], snapshot: Mapping[str, Any]) -> dict[str, st
         for row in readable:
             out[row["uid"]] = "scored"
     return out
+
+
+def run_items(store: Any, run_id: int, keep: Callable[[str], bool] = lambda subtask: True
+              ) -> tuple[dict[str, dict], dict[str, str], dict[str, Mapping[str, Any]]]:
+    """A run's rows (uid -> row, in run order) of the sub-tasks ``keep`` accepts, their verdicts
+    (uid -> verdict), and the run's sub-task snapshots: what every item view reads."""
+    import json
+
+    run = store.run(run_id)
+    snapshots = {s["id"]: s for s in json.loads(run["subtasks"])}
+    grouped: dict[str, list[dict]] = {}
+    for row in store.item_rows(run_id):
+        if keep(row["subtask"]):
+            grouped.setdefault(row["subtask"], []).append(row)
+    rows: dict[str, dict] = {}
+    verdicts: dict[str, str] = {}
+    for subtask_id, members in grouped.items():
+        verdicts.update(item_verdicts(members, snapshots.get(subtask_id, {})))
+        rows.update((row["uid"], row) for row in members)
+    return rows, verdicts, snapshots
 
 
 def decision_note(sub: Any) -> str | None:

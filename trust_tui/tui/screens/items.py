@@ -6,7 +6,6 @@ judge whole pairs; correlations and group tests have no per-item verdict).
 
 from __future__ import annotations
 
-import json
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -65,17 +64,9 @@ class ItemsScreen(Screen):
         return True
 
     def load(self) -> None:
-        store = self.app.store
-        run = store.run(self.run_id)
-        snapshots = {s["id"]: s for s in json.loads(run["subtasks"])}
-        grouped: dict[str, list[dict]] = {}
-        for row in store.item_rows(self.run_id):
-            if self._wanted(row["subtask"]):
-                grouped.setdefault(row["subtask"], []).append(row)
-        self.rows, self.verdicts = {}, {}
-        for subtask_id, rows in grouped.items():
-            self.verdicts.update(data.verdicts(rows, snapshots.get(subtask_id, {})))
-            self.rows.update((row["uid"], row) for row in rows)
+        from trust_tui.engine.verdicts import run_items
+
+        self.rows, self.verdicts, snapshots = run_items(self.app.store, self.run_id, self._wanted)
         self.titles = {sid: s.get("title", sid) for sid, s in snapshots.items()}
         self._fill()
 
