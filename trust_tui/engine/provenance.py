@@ -15,6 +15,8 @@ from typing import Any, Mapping
 # (metadata key, label): the keys llama.cpp's convert and quantize tools write.
 KEYS = (
     ("general.quantized_by", "quantized by"),
+    ("general.organization", "organization"),
+    ("general.finetune", "fine-tune"),
     ("general.source.url", "source"),
     ("general.source.huggingface.repository", "source repository"),
     ("general.base_model.0.name", "base model"),
