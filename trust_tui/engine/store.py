@@ -102,7 +102,43 @@ def _m3(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("owner", str)
 
 
-MIGRATIONS = [_m1, _m2, _m3]
+def _m4(db: sqlite_utils.Database) -> None:
+    # The judge (trust_tui/engine/judge): a verdict is keyed like an answer, by what produced it
+    # (judge file sha256, its format, rubric id + version) and what it read (item, answer), so a
+    # judged rerun judges nothing. run_judges binds a run to the judge whose verdicts it shows;
+    # judge_calibrations keeps each judge's measured agreement with the labelled corpus.
+    db["judge_verdicts"].create({
+        "judge_id": str, "format": str, "rubric": str, "rubric_version": int, "variant": str,
+        "item_hash": str, "response_key": str, "label": str, "reason": str, "raw": str,
+        "created": float,
+    }, pk=("judge_id", "format", "rubric", "rubric_version", "variant", "item_hash", "response_key"))
+    db["run_judges"].create({
+        "run_id": int, "judge_id": str, "judge_name": str, "format": str, "rubrics": str,
+        "loading": str, "seconds": float, "updated": float,
+    }, pk="run_id")
+    db["judge_calibrations"].create({
+        "judge_id": str, "format": str, "rubric": str, "rubric_version": int, "corpus": str,
+        "n": int, "kappa": float, "kappa_binary": float, "table": str, "created": float,
+    }, pk=("judge_id", "format", "rubric", "rubric_version", "corpus"))
+
+
+def _m5(db: sqlite_utils.Database) -> None:
+    # A reviewer's verdict on one answer (engine/overrides.py), kept apart from answers and scores
+    # and keyed to the item, the answer's hash and the scorer version it overrides, so an
+    # override never carries over to a different answer or a rescored verdict silently.
+    db["overrides"].create({
+        "item_hash": str, "answer_sha256": str, "scorer": str, "scorer_version": int,
+        "subtask": str, "item_id": str, "value": float, "label": str, "note": str,
+        "author": str, "created": float,
+    }, pk=("item_hash", "answer_sha256", "scorer", "scorer_version"))
+    # Determinism checks of a run (engine/recheck.py): what was asked again and what changed.
+    db["rechecks"].create({
+        "id": int, "run_id": int, "created": float, "sample": int, "result": str,
+    }, pk="id")
+    db["rechecks"].create_index(["run_id"])
+
+
+MIGRATIONS = [_m1, _m2, _m3, _m4, _m5]
 
 
 def run_owner() -> str:
