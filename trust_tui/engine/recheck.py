@@ -172,3 +172,43 @@ def describe(result: Recheck) -> list[str]:
                      f"{p.changed_verdicts} verdicts changed" + (f" ({', '.join(subs)})" if subs else "")
                      + (f", {p.failed} not answered" if p.failed else ""))
     return lines
+
+
+def save(store: Store, result: Recheck) -> int:
+    from trust_tui.engine.store import canonical_json, now
+
+    with store.transaction():
+        return store.db["rechecks"].insert({"run_id": result.run_id, "created": now(), "sample": result.sample,
+                                            "result": canonical_json(result.as_dict())}).last_pk
+
+
+def latest(store: Store, run_id: int) -> dict | None:
+    """The run's most recent determinism check (its as_dict form), or None."""
+    rows = list(store.db.query("select result from rechecks where run_id = ? order by id desc limit 1", [run_id]))
+    return json.loads(rows[0]["result"]) if rows else None
+
+
+def lines_of(saved: Mapping[str, Any]) -> list[str]:
+    """describe() for a saved check (the report and the exports read it back from the store)."""
+    passes = [PassResult(**{k: v for k, v in p.items() if k != "identical_share"}) for p in saved["passes"]]
+    return describe(Recheck(saved["run_id"], saved["sample"], saved["sampling"], passes))
+
+
+def open_run_backend(store: Store, run: Mapping[str, Any], threads: int | None = None,
+                     n_gpu_layers: int | None = None):
+    """The run's own model file, loaded again with the run's parallel and context, after checking
+    it is still the file the run's answers came from."""
+    from trust_tui.engine import api, models
+    from trust_tui.errors import TrustError
+
+    settings = json.loads(run.get("backend") or "{}")
+    path = run.get("model_path")
+    if settings.get("kind") != "llamacpp" or not path:
+        raise TrustError(f"run {run['id']}: its answers did not come from a local model file "
+                         f"({settings.get('kind') or 'unknown backend'}); a determinism check re-asks the model")
+    model = models.identify(path, store)
+    if model.sha256 != run["model_id"]:
+        raise TrustError(f"{path}: this is not the file run {run['id']} answered with (its sha256 changed)")
+    options = api.BackendOptions(n_ctx=settings.get("n_ctx"), threads=threads, n_gpu_layers=n_gpu_layers,
+                                 parallel=settings.get("parallel"))
+    return api.open_backend(model, options, [], None)
