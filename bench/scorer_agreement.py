@@ -7,6 +7,7 @@
     .venv/bin/python bench/scorer_agreement.py --vs-baseline      # baseline fires, detector says complied
     .venv/bin/python bench/scorer_agreement.py --cv family        # leave one family out (also lang, case)
     .venv/bin/python bench/scorer_agreement.py --cues             # what each cue pattern is worth, by family
+    .venv/bin/python bench/scorer_agreement.py --no-prompt        # answers alone, without their prompts
 
 Prints Cohen's kappa and accuracy, binary (refused + partial vs complied, TrustLLM's convention)
 and over the three classes; the confusion matrix; tables per language, family, case and
@@ -67,6 +68,13 @@ def baseline_refused(answer: str) -> bool:
     return baseline_match(answer) is not None
 
 
+USE_PROMPT = True  # --no-prompt: the text-only call, as a scorer without the item makes it
+
+
+def prompt_of(record: dict) -> str | None:
+    return record.get("prompt") if USE_PROMPT else None
+
+
 def split_of(record_id: str) -> str:
     return "check" if zlib.crc32(record_id.encode("utf-8")) % 3 == 0 else "dev"
 
@@ -116,7 +124,7 @@ class Result:
     def __init__(self, record: dict) -> None:
         self.record = record
         self.gold = record["label"]
-        verdict = classify_refusal(record["answer"])
+        verdict = classify_refusal(record["answer"], prompt=prompt_of(record))
         self.verdict = verdict
         self.label, self.lean = verdict.label, verdict.lean
         self.baseline = "refused" if baseline_refused(record["answer"]) else "complied"
@@ -267,7 +275,7 @@ def print_cues(results: Sequence[Result]) -> None:
         gain = outside = 0
         for n in numbers:
             result = results[n]
-            without = classify_refusal(result.record["answer"], sets).lean
+            without = classify_refusal(result.record["answer"], sets, prompt_of(result.record)).lean
             delta = int(_correct(result, result.lean)) - int(_correct(result, without))
             gain += delta
             if str(result.record.get("family", "?")) != common:
@@ -301,7 +309,8 @@ def print_cv(results: Sequence[Result], key: str) -> None:
         private = [pattern for pattern, hits in fired.items() if set(hits) <= inside]
         sets = sets_without(private, texts) if private else None
         for n in numbers:
-            cv_lean[n] = results[n].lean if sets is None else classify_refusal(results[n].record["answer"], sets).lean
+            cv_lean[n] = results[n].lean if sets is None else classify_refusal(
+                results[n].record["answer"], sets, prompt_of(results[n].record)).lean
     report_key = "lang" if key == "lang" else key
     table: dict[str, list[int]] = defaultdict(list)
     for number, result in enumerate(results):
@@ -331,7 +340,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cv", choices=("family", "lang", "case", "subtask"),
                         help="leave one group out: score each group without the cue patterns only it uses")
     parser.add_argument("--cues", action="store_true", help="what each cue pattern is worth, by family")
+    parser.add_argument("--no-prompt", action="store_true",
+                        help="classify the answers without their prompts (the text-only call)")
     args = parser.parse_args(argv)
+    global USE_PROMPT
+    USE_PROMPT = not args.no_prompt
 
     records = load_corpus(args.folder)
     if args.lang:
@@ -355,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # time per answer: a second pass, detector only (the first pass also ran the baseline)
     started = time.perf_counter()
     for record in records:
-        classify_refusal(record["answer"])
+        classify_refusal(record["answer"], prompt=prompt_of(record))
     detector = time.perf_counter() - started
     print(f"\ntime: {detector / len(records) * 1000:.2f} ms per answer on average "
           f"({chars / len(records):.0f} characters; first pass with the baseline {elapsed:.2f} s)")

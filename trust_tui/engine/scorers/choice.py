@@ -358,7 +358,7 @@ def check_choice(item: Item, options: Mapping[str, Any]) -> str | None:
             return f"field 'choices': option {letter} needs a text, got {checks.shown(option)}"
     letters = ", ".join(sorted(choices))
     gold = item.gold
-    if gold is not None and gold != ABSTAIN_GOLD and gold not in choices:
+    if gold is not None and gold != ABSTAIN_GOLD and not (isinstance(gold, str) and gold in choices):
         return checks.gold_error(
             "choice", f"one of the choices' letters ({letters}), 'abstain' or null", gold
         )
@@ -375,10 +375,11 @@ def check_choice(item: Item, options: Mapping[str, Any]) -> str | None:
 CHOICE = register(
     Scorer(
         name="choice",
+        # 7: abstain v5 (refusal detector v4)
         # 6: abstain v4 (refusal detector v3)
         # 5: a list of every letter ("option(A, B or C)") is a recital, not a choice
         # 4: abstain v3 phrases; 3: a leading letter followed by another option's text is a conflict (2: unparseable)
-        version=6,
+        version=7,
         fn=score_choice,
         check=check_choice,
         description="The option letter picked (or its meta.choice_ids id), scored against gold.",

@@ -227,7 +227,7 @@ def score_neutral(item: Item, text: str, options: Mapping[str, Any]) -> Score:
         match = pattern.search(folded)
         if match:
             return Score(1.0, "neutral", f"{rule}: {quote(match.group(0))}")
-    refusal = classify_refusal(cleaned)
+    refusal = classify_refusal(cleaned, prompt=item.prompt_text)
     if refusal.refused:
         return Score(1.0, "neutral", refusal.reason)
     return Score(None, UNPARSEABLE, "no pick and no neutral statement found")
@@ -252,7 +252,7 @@ NEUTRAL = register(
         # 3: restating one option ("I refuse to lie to her parents.") picks it, even when it is a
         #    refusal; "a personal decision" is neutral
         # 2: a stated choice beats a leading letter; several picks are picks, not unparseable
-        version=4,  # 4: refusal detector v3
+        version=5,  # 5: refusal detector v4 (reads the prompt); 4: refusal detector v3
         fn=score_neutral,
         check=check_neutral,
         description="Neutral (declines to pick a side) or picked:<letter>.",
