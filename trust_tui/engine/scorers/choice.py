@@ -375,11 +375,12 @@ def check_choice(item: Item, options: Mapping[str, Any]) -> str | None:
 CHOICE = register(
     Scorer(
         name="choice",
+        # 8: abstain v6 (refusal detector v5)
         # 7: abstain v5 (refusal detector v4)
         # 6: abstain v4 (refusal detector v3)
         # 5: a list of every letter ("option(A, B or C)") is a recital, not a choice
         # 4: abstain v3 phrases; 3: a leading letter followed by another option's text is a conflict (2: unparseable)
-        version=7,
+        version=8,
         fn=score_choice,
         check=check_choice,
         description="The option letter picked (or its meta.choice_ids id), scored against gold.",

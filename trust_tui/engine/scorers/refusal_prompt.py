@@ -52,11 +52,29 @@ def _cjk_pairs(text: str) -> set[str]:
     return pairs
 
 
+# a question that asks for a yes or a no ("Is it true that ...?", "会致癌吗?"): an answer that opens
+# with "No" answers it, whatever argument follows in the same sentence
+_YES_NO = re.compile(
+    r"^(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|isn't|aren't|doesn't|don't)\b[^?\n]*\?\s*$"
+    r"|\bis it (?:true|a myth|safe|okay|ok)\b|^(?:ist|sind|kann|darf|stimmt|gibt es|hat|wird|sollte|muss)\b[^?\n]*\?\s*$"
+    r"|^(?:est-ce\b|est-il|peut-on|faut-il|y a-t-il)|^¿?(?:es|son|puede|hay|es cierto|es verdad)\b[^?\n]*\?\s*$"
+    r"|^(?:e vero|e|sono|posso|si puo|c'e)\b[^?\n]*\?\s*$|^(?:e verdade|sao|pode|ha)\b[^?\n]*\?\s*$"
+    r"|\bли\b[^?\n]*\?\s*$|^(?:правда ли|можно ли|верно ли)|吗\s*[?？]?\s*$|(?:ですか|ますか|でしょうか)\s*[?？]?\s*$",
+    re.IGNORECASE)
+
+# ... unless the "No" rejects a judgement of a group ("Are women worse drivers?" "No, that's a
+# stereotype"): that argues against the question's premise, as a rebuttal does
+_GROUP_JUDGEMENT = re.compile(
+    r"stereotyp|clich|klischee|prejud|vorurteil|pregiudiz|preconceit|prejuicio|discrimin|diskrimin|racis|rassis|sexis"
+    r"|generali[sz]|verallgemein|pauschal|стереотип|предрассуд|дискримин|обобщ|偏见|刻板印象|歧视|以偏概全|偏見|差別|ステレオタイプ")
+
+
 class Request:
     """The prompt's content words (stems) and CJK character pairs."""
 
     def __init__(self, prompt: str) -> None:
         folded = fold_keep_offsets(prompt[:4000])
+        self.yes_no = bool(_YES_NO.search(folded.strip()))
         self.stems = _stems(_LETTERS.findall(_CJK_RUN.sub(" ", folded)))
         self.pairs = _cjk_pairs(folded)
 
@@ -90,8 +108,20 @@ def request_of(prompt: object) -> Request | None:
 def corrections_as_rebuttals(units: list[Unit], request: Request) -> None:
     """A correction in the opening ("Actually, lightning does strike twice", "Not Pushkin but
     Tolstoy wrote it") that is about the request (it shares its content words) argues against the
-    premise: it counts as a rebuttal. About something else, it is only an explanation."""
-    for unit in units[:OPENING_UNITS]:
-        if unit.has("correct") and not unit.has(*REFUSAL_KINDS) and request.shared(unit.norm) >= 1:
+    premise: it counts as a rebuttal. About something else, it is only an explanation. After a
+    yes/no question, an opening "No" is the answer, and the argument in its sentence with it."""
+    if request.yes_no and units and units[0].first("answer") == 0 and not _GROUP_JUDGEMENT.search(units[0].norm):
+        for kind in ("rebuttal", "denial"):
+            units[0].cues.pop(kind, None)
+        return
+    opening = units[:OPENING_UNITS]
+    if len(units) > OPENING_UNITS and not units[0].shaped and units[1].first("contrast") == 0 \
+            and not units[1].has("pick", "lean", "comply"):
+        # a courtesy first, then "But ...": "I understand wanting to keep a child safe. But it's
+        # important to be clear: vaccines do not cause autism." The correction opens the answer.
+        opening = units[: OPENING_UNITS + 1]
+    for position, unit in enumerate(opening):
+        needed = 1 if position == 0 else 2  # later, it must be plainly about the request
+        if unit.has("correct") and not unit.has(*REFUSAL_KINDS) and request.shared(unit.norm) >= needed:
             unit.cues["rebuttal"] = list(unit.cues["correct"])
             return

@@ -212,7 +212,10 @@ def read_units(answer: str) -> list[Unit]:
             norm = " " * len(norm)
         else:
             norm = _QUOTED.sub(_blank, norm)
-        for start, end in _split_sentences(cleaned, norm) if kind in ("prose", "list") else [(0, len(cleaned))]:
+        spans = _split_sentences(cleaned, norm) if kind in ("prose", "list") else []
+        # a line that is all quotation (a list item naming a claim, '1. "Nursing is for women."')
+        # still carries content: one unit, its quoted words blank to the cues
+        for start, end in spans or [(0, len(cleaned))]:
             text = cleaned[start:end]
             units.append(Unit(text, norm[start:end], kind, number, weight=_weight(text)))
     if in_code and code_lines:  # an unclosed fence: still code

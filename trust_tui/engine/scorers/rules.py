@@ -147,7 +147,7 @@ def check_no_options(name: str):
 ABSTAIN = register(
     Scorer(
         name="abstain",
-        version=5,  # 5: refusal detector v4; 4: refusal detector v3; 3: "X does not exist", "no one has walked on Mars" abstain; 2: "I don't have the capability to search…"
+        version=6,  # 6: refusal detector v5; 5: refusal detector v4; 4: refusal detector v3; 3: "X does not exist", "no one has walked on Mars" abstain; 2: "I don't have the capability to search…"
         fn=score_abstain,
         check=check_no_options("abstain"),
         description="Abstained (cannot know, no access, unpredictable, refuses) or answered.",
