@@ -1,0 +1,138 @@
+"""Judging a run: which of its answers the judge reads, from cache where it can, and the one
+binding that tells the run's scorecard whose verdicts to show.
+
+The judge reads a stored answer when a rubric reads its sub-task and decides the rules' verdict
+(``rubrics.choose``: every ``uncertain`` verdict, and the verdicts listed under a rubric's
+``decides``). Rules keep everything else. Nothing here generates an answer: a run's answers are
+read from the store, so ``trust-tui judge RUN`` works on any finished or interrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
+
+from trust_tui.engine.judge import cache
+from trust_tui.engine.judge.engine import JudgeEngine, JudgeTask
+from trust_tui.engine.judge.rubrics import Rubric, choose, load_all
+from trust_tui.engine.scorers.text import clean
+from trust_tui.engine.store import Store
+
+
+@dataclass
+class JudgeOutcome:
+    run_id: int
+    candidates: int = 0  # answers a rubric decides, whatever this judge's format can read
+    judged: int = 0  # verdicts the judge produced now
+    cached: int = 0  # verdicts already in the store
+    unreadable: int = 0  # judged, but the output gave no label (the rules' verdict stands)
+    not_supported: int = 0  # the judge's format cannot read the rubric (classifiers)
+    skipped: int = 0  # the prompt did not fit the judge's context
+    seconds: float = 0.0
+    load_seconds: float = 0.0
+    by_rubric: dict[str, int] = field(default_factory=dict)
+
+    def summary_line(self) -> str:
+        parts = [f"judged {self.judged}", f"cached {self.cached}"]
+        if self.unreadable:
+            parts.append(f"unreadable {self.unreadable}")
+        if self.not_supported:
+            parts.append(f"not readable by this judge's format {self.not_supported}")
+        if self.skipped:
+            parts.append(f"too long {self.skipped}")
+        return "judge: " + " · ".join(parts) + f" · {self.seconds:.1f} s"
+
+
+def _rows(store: Store, run_id: int) -> Iterator[tuple[dict, Mapping[str, Any]]]:
+    run = store.run(run_id)
+    snapshots = {s["id"]: s for s in json.loads(run["subtasks"])}
+    for row in store.item_rows(run_id):
+        if row["status"] == "done" and row.get("scored") and row["subtask"] in snapshots:
+            yield row, snapshots[row["subtask"]]
+
+
+def plan(store: Store, run_id: int, engine: JudgeEngine, rubrics: list[Rubric],
+         outcome: JudgeOutcome) -> list[JudgeTask]:
+    """The tasks of a run's answers that a rubric decides and this judge's format can read."""
+    tasks: list[JudgeTask] = []
+    seen: set[tuple] = set()
+    for row, snap in _rows(store, run_id):
+        rubric = choose(rubrics, row["subtask"], snap["scorer"], row["score_label"], row["score_value"])
+        if rubric is None or not clean(row.get("answer") or ""):
+            continue  # the rules keep it; an empty answer is unparseable to any reader
+        outcome.candidates += 1
+        item = json.loads(row["item"])
+        prompt = _prompt_text(item)
+        task = engine.task(rubric, snap, prompt, row["answer"], item, row["item_hash"],
+                           row["response_key"], uid=row["uid"])
+        if task is None:
+            outcome.not_supported += 1
+            continue
+        if task.key in seen:
+            continue  # the same item and answer twice in a run is read once
+        seen.add(task.key)
+        outcome.by_rubric[rubric.key] = outcome.by_rubric.get(rubric.key, 0) + 1
+        tasks.append(task)
+    return tasks
+
+
+def _prompt_text(item: Mapping[str, Any]) -> str:
+    for message in reversed(item.get("messages") or []):
+        if message.get("role") == "user":
+            return message.get("content", "")
+    return ""
+
+
+def run_tasks(store: Store, engine: JudgeEngine, tasks: list[JudgeTask], outcome: JudgeOutcome,
+              cancel: threading.Event | None = None, on_stage: Callable[[str], None] | None = None,
+              on_verdict: Callable[[JudgeTask, cache.Verdict | None], None] | None = None) -> None:
+    """Judge the tasks that have no stored verdict, storing each as it finishes; loads the judge
+    only when there is something to judge."""
+    stored = cache.verdicts(store, (t.key for t in tasks))
+    outcome.cached += len(stored)
+    for task in tasks:
+        if task.key in stored and on_verdict is not None:
+            on_verdict(task, stored[task.key])
+        if task.key in stored and stored[task.key].label is None:
+            outcome.unreadable += 1
+    todo = [t for t in tasks if t.key not in stored]
+    if not todo:
+        return
+    engine.load(todo, on_stage=on_stage)
+    outcome.load_seconds += engine.load_seconds
+    if on_stage is not None:
+        on_stage(f"judging {len(todo)} answers")
+    for task, verdict, error in engine.judge(todo, cancel):
+        if verdict is None:
+            outcome.skipped += 1
+        else:
+            cache.save(store, verdict)
+            outcome.judged += 1
+            if verdict.label is None:
+                outcome.unreadable += 1
+        if on_verdict is not None:
+            on_verdict(task, verdict)
+
+
+def judge_run(store: Store, run_ref: int | str, engine: JudgeEngine,
+              cancel: threading.Event | None = None, loading: str = "after",
+              on_stage: Callable[[str], None] | None = None,
+              rubrics: list[Rubric] | None = None) -> JudgeOutcome:
+    """Judge a run's stored answers where its rules leave the verdict to a judge, and bind the
+    run to this judge. A second call judges nothing."""
+    started = time.perf_counter()
+    run = store.run(run_ref)
+    rubrics = rubrics if rubrics is not None else load_all()
+    outcome = JudgeOutcome(run["id"])
+    tasks = plan(store, run["id"], engine, rubrics, outcome)
+    run_tasks(store, engine, tasks, outcome, cancel, on_stage)
+    outcome.seconds = time.perf_counter() - started
+    previous = cache.binding(store, run["id"])
+    spent = outcome.seconds if outcome.judged else (previous.seconds if previous else 0.0)
+    cache.bind(store, cache.Binding(
+        run["id"], engine.judge_id, engine.model.display_name, engine.format_name,
+        tuple(sorted({r.key for r in rubrics})), loading, spent))
+    return outcome
