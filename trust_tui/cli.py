@@ -7,6 +7,7 @@ everything finished and exits 130.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -29,10 +30,15 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False)
 
 
-def _error(message: str, code: int = 1) -> None:
-    from rich.markup import escape
+def _t(value: object) -> str:
+    """Outside text (bundle, model file, answer) for a Rich line: inert and markup-escaped."""
+    from trust_tui.render import _t as terminal_text
 
-    _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    return terminal_text(value)
+
+
+def _error(message: str, code: int = 1) -> None:
+    _console(stderr=True).print(f"[bold red]error:[/] {_t(message)}", soft_wrap=True)
     sys.exit(code)
 
 
@@ -69,12 +75,21 @@ def tui(model: str | None, bundle: str, profile: str) -> None:
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option("--ctx", "n_ctx", type=int, default=None, help="Context tokens per sequence (default: the run's longest prompt + its max_tokens, rounded up to 256; recorded with the run).")
 @click.option("--parallel", type=int, default=None, help="Sequences decoded together (default: chosen from the hardware).")
-@click.option("--server", default=None, help="Base URL of an OpenAI-compatible server instead of a model file.")
+@click.option("--server", "servers", multiple=True, help="Base URL of an OpenAI-compatible server instead of a model file (repeatable: several servers of the same model share the work).")
+@click.option("--server-model", default=None, help="Model name to ask the server for (default: the first it lists).")
+@click.option("--server-model-file", default=None, help="The GGUF file the server loaded: its sha256 identifies the model.")
+@click.option("--fingerprint", default=None, help="Assert which model the server serves (a name you choose); answers are cached under it.")
+@click.option("--api-key-env", default=None, metavar="NAME", help="Environment variable holding the server's API key (never stored).")
+@click.option("--server-timeout", type=float, default=None, help="Seconds a server may send nothing before it counts as silent (default 60).")
+@click.option("--server-retries", type=click.IntRange(0, 50), default=None, help="Tries again after a server fault, with backoff (default 6).")
 @click.option("--temperature", type=float, default=None, help="Sampling temperature for every sub-task (default greedy).")
 @click.option("--seed", type=int, default=None, help="Sampling seed for every sub-task.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--judge", "judge", default=None, metavar="JUDGE.gguf", help="A judge model for the verdicts the rules leave open (docs/judge.md).")
+@click.option("--judge-format", type=click.Choice(["generic", "llama-guard-3", "wildguard", "shieldgemma"]), default=None, help="How the judge is asked (default: from its GGUF metadata).")
 def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_ctx, parallel,
-        server, temperature, seed, quiet) -> None:
+        servers, server_model, server_model_file, fingerprint, api_key_env, server_timeout,
+        server_retries, temperature, seed, quiet, judge=None, judge_format=None) -> None:
     """Run a bundle on MODEL (a .gguf path; default: the embedded SmolLM2) and print the scorecard."""
     from trust_tui.engine import api
     from trust_tui.engine.run import RunSpec
@@ -88,25 +103,50 @@ def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_c
         generation["seed"] = seed
     spec = RunSpec(bundle=bundle, profile=profile, dimensions=tuple(dimensions),
                    subtasks=tuple(subtasks), generation=generation)
+    if servers and model:
+        raise TrustError(f"{model}: give a model file or --server, not both "
+                         "(--server-model-file names the file the server loaded)")
     options = api.BackendOptions(n_ctx=n_ctx, threads=threads, n_gpu_layers=n_gpu_layers,
-                                 parallel=parallel, server=server)
+                                 parallel=parallel, server=tuple(servers) or None,
+                                 server_model=server_model, server_model_file=server_model_file,
+                                 fingerprint=fingerprint, api_key_env=api_key_env,
+                                 server_timeout=server_timeout, server_retries=server_retries)
     console = _console()
     store = Store()
     cancel = threading.Event()
     progress = RichProgress(console, enabled=not quiet)
     try:
         with progress:
-            outcome = api.run(model, spec, options, store=store, listener=progress.on_event,
-                              cancel=cancel, on_stage=progress.stage)
+            if judge:
+                outcome = _judged_run(console, model, spec, options, store, progress, cancel,
+                                      judge, judge_format, threads, n_gpu_layers)
+            else:
+                outcome = api.run(model, spec, options, store=store, listener=progress.on_event,
+                                  cancel=cancel, on_stage=progress.stage)
     except KeyboardInterrupt:
         cancel.set()
         raise Cancelled("cancelled: everything finished so far is stored; run again to resume") from None
     from trust_tui.render import print_scorecard
 
-    print_scorecard(console, store, outcome.run_id)
+    from trust_tui.engine.health import describe_skips, skip_reasons
+    from trust_tui.errors import ANSWERS_LOOK_BROKEN
+
+    health = print_scorecard(console, store, outcome.run_id)
     rate = f" · {outcome.tokens_per_second:.0f} tok/s" if outcome.tokens_generated else ""
     console.print(f"run {outcome.run_id} · {outcome.total} items · {outcome.wall_seconds:.1f} s{rate}")
-    console.print(outcome.summary_line())
+    summary = outcome.summary_line()
+    if outcome.skipped:
+        # "skipped 8" alone sends the user to the database; say why, grouped.
+        summary = summary.replace(f"skipped {outcome.skipped}",
+                                  _t(describe_skips(skip_reasons(store, outcome.run_id))))
+    console.print(summary)
+    if servers:
+        from trust_tui.engine.backends.server.identity import served_by
+
+        # The identity warning, if any, is printed with the scorecard (the run's template_warning).
+        console.print(_t(served_by(store.run(outcome.run_id).get("backend"))), soft_wrap=True)
+    if health.broken:
+        sys.exit(ANSWERS_LOOK_BROKEN)
 
 
 @cli.command()
@@ -178,7 +218,9 @@ def export(run_id: str, fmt: str, output: str | None, compare_id: str | None) ->
     else:
         data = report_mod.build(store, run_id)
         render = markdown.render
-    text = render(data) if fmt == "md" else json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    from trust_tui.sanitize import inert_json
+
+    text = render(data) if fmt == "md" else inert_json(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")
@@ -227,7 +269,7 @@ def validate(bundle: str) -> None:
     loaded = bundle_mod.load(bundle)
     items = sum(len(s.items) for s in loaded.subtasks)
     quick = len(loaded.select("quick"))
-    _console().print(f"{loaded.name} {loaded.version}: valid · {len(loaded.dimensions)} dimensions · "
+    _console().print(f"{_t(loaded.name)} {_t(loaded.version)}: valid · {len(loaded.dimensions)} dimensions · "
                      f"{len(loaded.subtasks)} sub-tasks · {items} items ({quick} in quick)")
 
 
@@ -243,6 +285,38 @@ def rescore(run_id: str) -> None:
     _console().print(f"rescored {changed} items · {unchanged} already current")
 
 
+@cli.command()
+@click.option("--repair/--check-only", default=True, show_default=True,
+              help="Keep a damaged store aside and rebuild it (default), or only check.")
+def doctor(repair: bool) -> None:
+    """Check the store's integrity; a damaged one is kept aside (timestamped) and rebuilt from
+    every row that can still be read."""
+    from trust_tui import paths
+    from trust_tui.engine import doctor as doctor_mod
+    from trust_tui.errors import StoreError
+
+    console = _console()
+    path = paths.db_path()
+    found = doctor_mod.check(path)
+    if not found.exists:
+        console.print(f"no store yet at {_t(path)}: nothing to check")
+        return
+    if found.ok:
+        counts = ", ".join(f"{table} {n}" for table, n in found.counts.items())
+        console.print(f"store ok: {_t(path)} ({counts})")
+        return
+    console.print(f"[bold red]damaged:[/] {_t(path)}: {_t('; '.join(found.problems[:3]))}", soft_wrap=True)
+    if not repair:
+        raise StoreError(f"{path}: the store is damaged; run `trust-tui doctor` to repair it")
+    result = doctor_mod.repair(path)
+    counts = ", ".join(f"{table} {n}" for table, n in result.recovered.items())
+    console.print(f"kept the damaged file as {_t(result.kept_as)} (with its -wal/-shm)")
+    console.print(f"fresh store at {_t(path)}; recovered ({_t(result.method)}): {counts}")
+    if result.reopened:
+        console.print(f"{result.reopened} items lost their answer and are pending again: "
+                      "running the same command again regenerates them")
+
+
 @cli.group("import")
 def import_group() -> None:
     """Import a published benchmark's dataset as a bundle (kept in the user data dir)."""
@@ -255,7 +329,6 @@ def import_group() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --sample draw.")
 def import_trustllm(path: Path, sample: int | None, seed: int) -> None:
     """Import TrustLLM's dataset (PATH: its dataset/ folder or dataset.zip) as bundle 'trustllm'."""
-    from rich.markup import escape
     from rich.table import Table
 
     from trust_tui.importers import trustllm
@@ -267,16 +340,16 @@ def import_trustllm(path: Path, sample: int | None, seed: int) -> None:
     for report in result.files:
         reasons = report.error or "; ".join(f"{reason} ({len(ix)})" for reason, ix in report.skipped.items())
         table.add_row(report.path, str(report.records), str(report.imported), str(report.skipped_count),
-                      escape(reasons))
+                      _t(reasons))
     console = _console()
     console.print(table)
     for note in result.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}")
+        console.print(f"[yellow]note:[/] {_t(note)}")
     skipped = sum(r.skipped_count for r in result.files)
     state = "unchanged (same data)" if result.unchanged else "written"
     imported = sum(r.imported for r in result.files)
     console.print(f"{result.bundle}: {result.items} items from {imported} of {result.records} records "
-                  f"({skipped} skipped) · {state} to {escape(str(result.path))} · {result.seconds:.1f} s")
+                  f"({skipped} skipped) · {state} to {_t(str(result.path))} · {result.seconds:.1f} s")
     console.print(f"run it: trust-tui run --bundle {result.bundle}")
 
 
@@ -292,7 +365,6 @@ def import_trustllm(path: Path, sample: int | None, seed: int) -> None:
 def quantize(model: str | None, type_name: str, output: Path | None, allow_requantize: bool,
              threads: int | None) -> None:
     """Quantize MODEL (a .gguf; default: the embedded SmolLM2) to --type with llama.cpp."""
-    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from trust_tui.engine import quantize as quantize_mod
@@ -300,7 +372,7 @@ def quantize(model: str | None, type_name: str, output: Path | None, allow_requa
 
     source, requested, _, info = quantize_mod.plan(model, type_name, output, allow_requantize)
     console = _console()
-    console.print(f"quantizing {escape(source.name)} ({info.file_type}, {human_size(info.size)}) → {requested}")
+    console.print(f"quantizing {_t(source.name)} ({info.file_type}, {human_size(info.size)}) → {requested}")
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console, transient=True,
                         disable=not console.is_terminal)
@@ -311,12 +383,12 @@ def quantize(model: str | None, type_name: str, output: Path | None, allow_requa
             progress=lambda done, total, name: progress.update(task, completed=done, total=total),
             threads=threads)
     change = f"{100 * (result.size / result.source_size - 1):+.0f}%" if result.source_size else ""
-    console.print(f"wrote {escape(str(result.output))} · {human_size(result.size)} ({change} vs source) "
+    console.print(f"wrote {_t(str(result.output))} · {human_size(result.size)} ({change} vs source) "
                   f"· {result.seconds:.1f} s" + (" · replaced the existing file" if result.replaced else ""))
-    console.print(f"tensors written: {escape(result.tensor_mix)}")
+    console.print(f"tensors written: {_t(result.tensor_mix)}")
     for note in result.notes():
-        console.print(f"[yellow]note:[/] {escape(note)}")
-    console.print(f"compare them: trust-tui compare {escape(_quote(result.source))} {escape(_quote(result.output))}")
+        console.print(f"[yellow]note:[/] {_t(note)}")
+    console.print(f"compare them: trust-tui compare {_t(_quote(result.source))} {_t(_quote(result.output))}")
 
 
 def _quote(path: Path) -> str:
@@ -387,7 +459,6 @@ def compare(refs, bundle, profile, dimensions, subtasks, reference, force, agree
 
 
 def _print_comparison(console, result) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from trust_tui.engine import agreement as agreement_mod
@@ -396,13 +467,13 @@ def _print_comparison(console, result) -> None:
 
     labels = [v.label for v in result.variants]
     if result.forced:
-        console.print("[bold yellow]warning:[/] compared with --force: " + escape("; ".join(result.problems)))
-    table = Table(title=f"comparison {result.id} · reference {escape(labels[0])} ({result.reference_rule})",
+        console.print("[bold yellow]warning:[/] compared with --force: " + _t("; ".join(result.problems)))
+    table = Table(title=f"comparison {result.id} · reference {_t(labels[0])} ({result.reference_rule})",
                   title_justify="left")
     table.add_column("Dimension / sub-task")
-    table.add_column(escape(labels[0]), justify="right")
+    table.add_column(_t(labels[0]), justify="right")
     for label in labels[1:]:
-        table.add_column(escape(label), justify="right")
+        table.add_column(_t(label), justify="right")
         table.add_column("Δ", justify="right")
         table.add_column("p (Holm)", justify="right")
 
@@ -424,10 +495,10 @@ def _print_comparison(console, result) -> None:
         table.add_row(*cells)
 
     for dim in result.dimensions:
-        add(dim, escape(dim.title), bold=True)
+        add(dim, _t(dim.title), bold=True)
         for sub in result.subtasks:
             if sub.dimension == dim.id:
-                add(sub, escape(sub.title))
+                add(sub, _t(sub.title))
         table.add_section()
     console.print(table)
     console.print("[dim]Δ: variant − reference (percentage points for rates), on the units readable in both "
@@ -436,11 +507,11 @@ def _print_comparison(console, result) -> None:
     for row in result.dimensions + result.subtasks:
         for label, delta in zip(labels[1:], row.deltas[1:]):
             if delta.note:
-                console.print(f"[dim]* {escape(row.title)} ({escape(label)}): {escape(delta.note)}[/]")
+                console.print(f"[dim]* {_t(row.title)} ({_t(label)}): {_t(delta.note)}[/]")
     for row in result.dimensions + result.subtasks:
         for label, delta in zip(labels[1:], row.deltas[1:]):
             if delta.test.too_small:
-                console.print(f"[dim]† {escape(row.title)} ({escape(label)}): {escape(delta.test.too_small)}[/]")
+                console.print(f"[dim]† {_t(row.title)} ({_t(label)}): {_t(delta.test.too_small)}[/]")
     for index, variant in enumerate(result.variants):
         c = variant.cost
         parts = [human_size(c["file_size"]) if c.get("file_size") else "size ?",
@@ -449,16 +520,122 @@ def _print_comparison(console, result) -> None:
                  f"gen {c['gen_tok_s']:.0f} tok/s" if c.get("gen_tok_s") else "gen ?",
                  f"run {c['run_tok_s']:.0f} tok/s" if c.get("run_tok_s") else "run cached",
                  f"peak {c['peak_rss_mb']:.0f} MB" if c.get("peak_rss_mb") else "peak ?"]
-        line = f"{escape(variant.label)} (run {variant.run['id']}): " + " · ".join(parts)
+        line = f"{_t(variant.label)} (run {variant.run['id']}): " + " · ".join(parts)
         if index:
             same = result.identical[index] or {}
             flips = [f for f in result.flips if f.variant == index]
             worse = sum(1 for f in flips if f.worse)
             identical = f"{100 * same['share']:.1f}%" if same.get("share") is not None else "–"
-            line += (f"\n  identical answers {identical} · {escape(agreement_mod.describe(result.agreement[index]))}"
+            line += (f"\n  identical answers {identical} · {_t(agreement_mod.describe(result.agreement[index]))}"
                      f" · flipped {worse} pass→fail, {len(flips) - worse} fail→pass")
         console.print(line)
     console.print(f"export: trust-tui export --compare {result.id} --format md")
+
+
+def _judged_run(console, model, spec, options, store, progress, cancel, judge, judge_format,
+                threads, n_gpu_layers):
+    """`run --judge`: the run, then the judge (trust_tui.engine.judge.session)."""
+    from trust_tui.engine.judge.session import JudgeOptions, run_judged
+
+    outcome, judged, plan = run_judged(
+        model, spec, options, JudgeOptions(judge, judge_format, threads=threads, n_gpu_layers=n_gpu_layers),
+        store, listener=progress.on_event, cancel=cancel, on_stage=progress.stage)
+    console.print(f"judge memory: {plan.reason}", soft_wrap=True)
+    console.print(judged.summary_line(), soft_wrap=True)
+    return outcome
+
+
+@cli.command()
+@click.argument("run_id", default="latest")
+@click.option("--judge", "judge", required=True, metavar="JUDGE.gguf", help="The judge model file.")
+@click.option("--judge-format", type=click.Choice(["generic", "llama-guard-3", "wildguard", "shieldgemma"]), default=None, help="How the judge is asked (default: from its GGUF metadata).")
+@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
+@click.option("--n-gpu-layers", type=int, default=None, help="Judge layers on the GPU (-1: all).")
+@click.option("--parallel", type=int, default=None, help="Answers judged together (default: chosen from the hardware).")
+def judge(run_id, judge, judge_format, threads, n_gpu_layers, parallel) -> None:
+    """Judge a run's cached answers where its rules leave the verdict open; generates nothing."""
+    from trust_tui.engine.judge.judging import judge_run
+    from trust_tui.engine.judge.session import JudgeOptions, open_judge
+    from trust_tui.engine.store import Store
+    from trust_tui.render import print_scorecard
+
+    store = Store()
+    run = store.run(run_id)
+    engine = open_judge(JudgeOptions(judge, judge_format, threads, n_gpu_layers, parallel), store)
+    console = _console()
+    try:
+        outcome = judge_run(store, run["id"], engine, on_stage=lambda text: console.print(f"[dim]{text}[/]"))
+    finally:
+        engine.close()
+    print_scorecard(console, store, run["id"])
+    console.print(f"run {run['id']} · judge {engine.label}")
+    console.print(outcome.summary_line(), soft_wrap=True)
+
+
+@cli.command("judge-check")
+@click.argument("judge")
+@click.option("--judge-format", type=click.Choice(["generic", "llama-guard-3", "wildguard", "shieldgemma"]), default=None, help="How the judge is asked (default: from its GGUF metadata).")
+@click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder of labelled answers (default: tests/corpus/refusal of the checkout).")
+@click.option("--sample", type=click.IntRange(min=1), default=None, help="Judge this many answers, spread over the corpus (default: all).")
+@click.option("--reask", is_flag=True, help="Ask again with the labels in another order and report self-consistency.")
+@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
+@click.option("--n-gpu-layers", type=int, default=None, help="Judge layers on the GPU (-1: all).")
+@click.option("--parallel", type=int, default=None, help="Answers judged together (default: chosen from the hardware).")
+def judge_check(judge, judge_format, corpus, sample, reask, threads, n_gpu_layers, parallel) -> None:
+    """Measure a judge's agreement (Cohen's kappa) with the hand-labelled corpus."""
+    from trust_tui.engine.judge import calibrate
+    from trust_tui.engine.judge.session import JudgeOptions, open_judge
+    from trust_tui.engine.store import Store
+    from trust_tui.errors import TrustError as _TrustError
+
+    folder = corpus or calibrate.default_corpus()
+    if folder is None or not folder.is_dir():
+        raise _TrustError("no labelled corpus found: pass --corpus DIR (tests/corpus/refusal of a checkout)")
+    store = Store()
+    engine = open_judge(JudgeOptions(judge, judge_format, threads, n_gpu_layers, parallel), store)
+    console = _console()
+    try:
+        result = calibrate.check(store, engine, folder, limit=sample, reask=reask,
+                                 on_stage=lambda text: console.print(f"[dim]{text}[/]"))
+    finally:
+        engine.close()
+    _print_judge_check(console, engine.label, result)
+
+
+def _print_judge_check(console, label: str, result) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from trust_tui.engine.judge.overlay import KAPPA_FLOOR
+
+    def fmt(value, digits=2):
+        return "–" if value is None else f"{value:.{digits}f}"
+
+    table = Table(title=f"judge-check · {escape(label)} · rubric {result.rubric}",
+                  title_justify="left")
+    for column in ("group", "n", "kappa (3 classes)", "kappa (binary)", "accuracy", "unreadable"):
+        table.add_column(column, justify="left" if column == "group" else "right")
+    for title, groups in (("sub-task", result.by_family), ("language", result.by_language)):
+        for name, row in groups.items():
+            table.add_row(f"{title} {escape(name)}", str(row["n"]), fmt(row["kappa"]),
+                          fmt(row["kappa_binary"]), fmt(row["accuracy"]), str(row["unreadable"]))
+        table.add_section()
+    row = result.overall
+    table.add_row("[bold]all[/]", str(row["n"]), fmt(row["kappa"]), fmt(row["kappa_binary"]),
+                  fmt(row["accuracy"]), str(row["unreadable"]))
+    console.print(table)
+    if result.not_supported:
+        console.print(f"{result.not_supported} answers not readable by the {result.format} format "
+                      f"(left out)")
+    if result.self_consistency:
+        sc = result.self_consistency
+        console.print(f"self-consistency (labels re-asked in another order): same verdict "
+                      f"{100 * sc['same']:.1f}% of {sc['n']}, kappa {fmt(sc['kappa'])}")
+    kappa = row["kappa_binary"]
+    if kappa is None or kappa < KAPPA_FLOOR:
+        console.print(f"[yellow]warning:[/] binary kappa {fmt(kappa)} is below the floor "
+                      f"{KAPPA_FLOOR}: scorecards judged by this judge carry a warning")
+    console.print(result.outcome.summary_line().replace("judge:", "judge-check:"), soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -473,6 +650,16 @@ def main(argv: list[str] | None = None) -> None:
         _error(str(exc), exc.exit_code)
     except TrustError as exc:
         _error(str(exc), exc.exit_code)
+    except sqlite3.DatabaseError as exc:
+        # Raised by a read anywhere (a scorecard, a listing) when the store is damaged, locked
+        # past the timeout or unreadable: one line and the way out, never a traceback.
+        from trust_tui import paths
+        from trust_tui.engine.store_sql import damaged_message, is_damaged
+        from trust_tui.errors import StoreError
+
+        path = paths.db_path()
+        _error(damaged_message(path, exc) if is_damaged(exc) else f"{path}: store error ({exc})",
+               StoreError.exit_code)
     except KeyboardInterrupt:
         _error("cancelled: everything finished so far is stored; run again to resume", 130)
     except BrokenPipeError:

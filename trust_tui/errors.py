@@ -45,3 +45,8 @@ class Cancelled(TrustError):
     """The user cancelled; everything finished so far is stored."""
 
     exit_code = 130
+
+
+# `trust-tui run` finished and printed its scorecard, but the answers look broken (mostly empty,
+# identical or unreadable: a damaged model file, a wrong chat template): not a result to trust.
+ANSWERS_LOOK_BROKEN = 8  # 7 is NotComparable (compare), 9 GateFailed (gate)

@@ -1,4 +1,5 @@
-"""Rich tables for the CLI: scorecards, runs, models, bundles. Model text is always escaped."""
+"""Rich tables for the CLI: scorecards, runs, models, bundles. Text from bundles, model files and
+answers always goes through ``_t``: no Rich markup, no terminal escape sequences."""
 
 from __future__ import annotations
 
@@ -12,18 +13,31 @@ from rich.table import Table
 from trust_tui.engine import scorecard as sc
 from trust_tui.engine.gguf import human_params, human_size
 from trust_tui.engine.store import Store
+from trust_tui.sanitize import inert
+
+
+def _t(value: object) -> str:
+    """Outside text for a Rich line: terminal sequences removed, markup escaped, one line."""
+    return escape(inert(value, single_line=True))
 
 
 def _when(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "–"
 
 
-def print_scorecard(console: Console, store: Store, run_id: int) -> None:
+def print_scorecard(console: Console, store: Store, run_id: int):
+    """The scorecard table and its notes; returns the run's ``health.Health`` (a run whose
+    answers look broken gets a warning line above and below the table)."""
+    from trust_tui.engine.health import run_health
+
     card = sc.build(store, run_id)
     run = card.run
     model = store.model(run["model_id"]) or {}
-    title = (f"{escape(run['model_name'])} · {model.get('file_type', '')} · {run['bundle']} "
-             f"{run['bundle_version']} · {run['profile']} · run {run['id']} ({run['status']})")
+    health = run_health(store, run["id"])
+    title = (f"{_t(run['model_name'])} · {_t(model.get('file_type', ''))} · {_t(run['bundle'])} "
+             f"{_t(run['bundle_version'])} · {_t(run['profile'])} · run {run['id']} ({_t(run['status'])})")
+    if health.broken:
+        print_health(console, health)
     table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("Dimension / sub-task")
     table.add_column("Metric")
@@ -34,13 +48,13 @@ def print_scorecard(console: Console, store: Store, run_id: int) -> None:
     table.add_column("Unparseable", justify="right")
     table.add_column("Skipped", justify="right")
     for dim in card.dimensions:
-        table.add_row(f"[bold]{dim.title}[/]", "summary", "↑", f"[bold]{sc.fmt(dim.value)}[/]",
+        table.add_row(f"[bold]{_t(dim.title)}[/]", "summary", "↑", f"[bold]{sc.fmt(dim.value)}[/]",
                       sc.fmt_ci(dim.ci), f"{dim.done}/{dim.total}", "", "", end_section=False)
         for sub in dim.subtasks:
             table.add_row(
-                f"  {escape(sub.title)}", escape(sub.metric), "↑" if sub.direction == "higher" else "↓",
+                f"  {_t(sub.title)}", _t(sub.metric), "↑" if sub.direction == "higher" else "↓",
                 sc.fmt(sub.value, sub.aggregate), sc.fmt_ci(sub.ci, sub.aggregate),
-                f"{sub.n} {sub.unit}" if sub.unit != "items" else str(sub.n),
+                f"{sub.n} {_t(sub.unit)}" if sub.unit != "items" else str(sub.n),
                 str(sub.unparseable) if sub.unparseable else "", str(sub.skipped) if sub.skipped else "",
             )
         table.add_section()
@@ -50,11 +64,19 @@ def print_scorecard(console: Console, store: Store, run_id: int) -> None:
     for sub in card.subtasks:
         note = decision_note(sub)
         if note:
-            console.print(f"[dim]{escape(sub.title)}:[/] {escape(note)}", soft_wrap=True)
+            console.print(f"[dim]{_t(sub.title)}:[/] {_t(note)}", soft_wrap=True)
     if run.get("template_warning"):
-        console.print(f"[yellow]warning:[/] {escape(run['template_warning'])}")
+        console.print(f"[yellow]warning:[/] {_t(run['template_warning'])}")
     console.print(f"[dim]dimension summary: {sc.SUMMARY_DEFINITION}. "
-                  f"comparability hash {run['comparability_hash']}[/]")
+                  f"comparability hash {_t(run['comparability_hash'])}[/]")
+    if health.broken:
+        print_health(console, health)
+    return health
+
+
+def print_health(console: Console, health) -> None:
+    console.print(f"[bold red]warning: {_t(health.problem)}[/] "
+                  "[dim](the scores above describe the breakage, not the model)[/]", soft_wrap=True)
 
 
 def print_items(console: Console, store: Store, run_id: int, subtask: str | None = None,
@@ -77,9 +99,9 @@ def print_items(console: Console, store: Store, run_id: int, subtask: str | None
         if limit and shown >= limit:
             continue
         shown += 1
-        answer = (row.get("answer") or row.get("reason") or "").strip().replace("\n", " ")
-        table.add_row(escape(uid), got, escape(row.get("score_label") or ""),
-                      escape(row.get("score_reason") or row.get("reason") or ""),
+        answer = inert(row.get("answer") or row.get("reason") or "", single_line=True).strip()
+        table.add_row(_t(uid), got, _t(row.get("score_label") or ""),
+                      _t(row.get("score_reason") or row.get("reason") or ""),
                       escape(answer[:160] + ("…" if len(answer) > 160 else "")))
     if not total:
         console.print("no items match")
@@ -95,8 +117,8 @@ def print_runs(console: Console, rows: list[dict]) -> None:
                    "cached", "skipped", "wall"):
         table.add_column(column, justify="right" if column in ("id", "items", "generated", "cached", "skipped", "wall") else "left")
     for row in rows:
-        table.add_row(str(row["id"]), _when(row["started"]), escape(row["model_name"] or ""),
-                      f"{row['bundle']} {row['bundle_version']}", row["profile"], row["status"],
+        table.add_row(str(row["id"]), _when(row["started"]), _t(row["model_name"] or ""),
+                      f"{_t(row['bundle'])} {_t(row['bundle_version'])}", _t(row["profile"]), _t(row["status"]),
                       str(row["total"]), str(row["generated"]), str(row["cached"]),
                       str(row["skipped"]), f"{row['wall_seconds'] or 0:.1f}s")
     if not rows:
@@ -117,13 +139,13 @@ def print_models(console: Console, found: list, store: Store | None) -> None:
         try:
             info = gguf.read_info(entry.path)
         except TrustError as exc:
-            table.add_row(escape(entry.name), entry.source, "[red]unreadable[/]", "", "", "", "", "",
-                          "", escape(str(exc)))
+            table.add_row(_t(entry.name), _t(entry.source), "[red]unreadable[/]", "", "", "", "", "",
+                          "", _t(exc))
             continue
         digest = models.fingerprint(entry.path, store)[:12] if store else ""
-        table.add_row(escape(entry.name), entry.source, info.architecture, human_params(info.parameters),
-                      info.file_type, human_size(info.size), str(info.context_length or "?"),
-                      "yes" if info.has_chat_template else "[yellow]no[/]", digest, escape(str(entry.path)))
+        table.add_row(_t(entry.name), _t(entry.source), _t(info.architecture), human_params(info.parameters),
+                      _t(info.file_type), human_size(info.size), str(info.context_length or "?"),
+                      "yes" if info.has_chat_template else "[yellow]no[/]", digest, _t(entry.path))
     if not found:
         console.print("no GGUF files found (pass folders: `trust-tui models ~/models`)")
         return
@@ -135,9 +157,9 @@ def print_bundles(console: Console, loaded: list, problems: list[str]) -> None:
     for column in ("name", "version", "dimensions", "sub-tasks", "items", "quick", "license", "path"):
         table.add_column(column)
     for bundle in loaded:
-        table.add_row(bundle.name, bundle.version, str(len(bundle.dimensions)), str(len(bundle.subtasks)),
+        table.add_row(_t(bundle.name), _t(bundle.version), str(len(bundle.dimensions)), str(len(bundle.subtasks)),
                       str(sum(len(s.items) for s in bundle.subtasks)), str(len(bundle.select("quick"))),
-                      bundle.license, escape(str(bundle.path)))
+                      _t(bundle.license), _t(bundle.path))
     console.print(table)
     for problem in problems:
-        console.print(f"[red]invalid:[/] {escape(problem)}")
+        console.print(f"[red]invalid:[/] {_t(problem)}")

@@ -23,21 +23,31 @@ class BackendOptions:
     threads: int | None = None
     n_gpu_layers: int | None = None
     parallel: int | None = None  # None: chosen from the hardware and the workload
-    server: str | None = None  # base URL of an OpenAI-compatible server instead of a local file
+    # OpenAI-compatible servers instead of a local file: base URLs (one string or several that
+    # serve the same model), the model name, and how its identity is established (server.identity).
+    server: str | tuple[str, ...] | None = None
     server_model: str | None = None
+    server_model_file: str | None = None  # the GGUF the server loaded: its sha256 is the fingerprint
+    fingerprint: str | None = None  # the user's word for which model the server serves
+    api_key_env: str | None = None  # name of the variable holding the key (the key is never stored)
+    server_timeout: float | None = None  # seconds without a byte before a server counts as silent
+    server_retries: int | None = None
+    # llama.cpp in a child process (backends/worker.py): an abort or a segfault fails the run
+    # with one line instead of ending the app or the CLI.
+    worker: bool = False
 
 
 def open_backend(model: models.ModelFile | None, options: BackendOptions,
                  workload: list | None = None, generation: Mapping[str, Any] | None = None,
-                 on_stage: Callable[[str], None] | None = None) -> Backend:
+                 on_stage: Callable[[str], None] | None = None,
+                 server_model_file: Mapping[str, Any] | None = None) -> Backend:
     """The backend for a run of ``workload`` ((subtask, item) pairs, with the run's generation
     overrides): its context per sequence is sized from the workload's prompts (``plan_context``)
-    unless ``options.n_ctx`` says otherwise, and so is the number of sequences decoded together."""
+    unless ``options.n_ctx`` says otherwise, and so is the number of sequences decoded together.
+    With ``options.server``, the servers' backend (``server_model_file``: the record of the GGUF
+    the user says the server loaded)."""
     if options.server:
-        from trust_tui.engine.backends.openai_compat import OpenAICompatBackend
-
-        return OpenAICompatBackend(options.server, model=options.server_model,
-                                   concurrency=options.parallel or 4)
+        return open_server_backend(options, server_model_file)
     from trust_tui.engine.backends import llamacpp
     from trust_tui.engine.backends.batched import DEFAULT_BATCHED_SEQ_CTX, plan_context
 
@@ -52,8 +62,33 @@ def open_backend(model: models.ModelFile | None, options: BackendOptions,
         plan = plan_context(None, train_ctx=model.info.context_length, parallel=parallel)
     if on_stage is not None:
         on_stage(f"loading model · {parallel} × {plan.seq_ctx} tokens")
-    return llamacpp.load(model, n_threads=options.threads, n_gpu_layers=options.n_gpu_layers,
-                         parallel=parallel, context_plan=plan)
+    load_options = dict(n_threads=options.threads, n_gpu_layers=options.n_gpu_layers,
+                        parallel=parallel, context_plan=plan)
+    if options.worker:
+        from trust_tui.engine.backends.worker import WorkerBackend
+
+        return WorkerBackend("trust_tui.engine.backends.worker:llamacpp_factory", model, **load_options)
+    return llamacpp.load(model, **load_options)
+
+
+def open_server_backend(options: BackendOptions, model_file: Mapping[str, Any] | None = None) -> Backend:
+    import os
+
+    from trust_tui.engine.backends.openai_compat import OpenAICompatBackend
+    from trust_tui.engine.backends.server import client
+    from trust_tui.errors import BackendError
+
+    api_key = None
+    if options.api_key_env:
+        api_key = os.environ.get(options.api_key_env)
+        if not api_key:
+            raise BackendError(f"--api-key-env {options.api_key_env}: that environment variable is not set")
+    servers = (options.server,) if isinstance(options.server, str) else tuple(options.server or ())
+    return OpenAICompatBackend(
+        servers, model=options.server_model, api_key=api_key, concurrency=options.parallel,
+        fingerprint=options.fingerprint, model_file=model_file, api_key_env=options.api_key_env,
+        read_timeout=options.server_timeout or client.DEFAULT_READ_TIMEOUT,
+        retries=client.DEFAULT_RETRIES if options.server_retries is None else options.server_retries)
 
 
 def prompt_tokens(model_path: str | Path, workload: list,
@@ -135,8 +170,12 @@ def run(
                 stage("hashing model")
                 model_file = models.identify(model, store)
                 model_record = model_file.record()
-            stage("loading model")
-            backend = open_backend(model_file, options, workload, spec.generation, on_stage=stage)
+            elif options.server_model_file:
+                stage("hashing the server's model file")
+                model_record = models.identify(options.server_model_file, store).record()
+            stage("asking the server" if options.server else "loading model")
+            backend = open_backend(model_file, options, workload, spec.generation, on_stage=stage,
+                                   server_model_file=model_record or None)
         try:
             runner = Runner(store, backend, spec, bundle=bundle, model_record=model_record,
                             listener=listener)

@@ -168,6 +168,7 @@ def _parse(reader: _Reader, path: Path, size: int) -> GGUFInfo:
         missing = data_start + data_end - size
         raise ModelError(f"{path}: truncated GGUF file ({missing:,} bytes of tensor data missing)")
     arch = str(metadata.get("general.architecture", "unknown"))
+    _check_shape(path, arch, metadata)
     context = metadata.get(f"{arch}.context_length")
     file_type_id = metadata.get("general.file_type")
     if isinstance(file_type_id, int) and file_type_id in FILE_TYPES:
@@ -183,6 +184,30 @@ def _parse(reader: _Reader, path: Path, size: int) -> GGUFInfo:
         has_chat_template=bool(template), chat_template=template or None,
         tensor_types=tensor_types, metadata=metadata,
     )
+
+
+# Recurrent architectures have no attention heads, and say so with a head count of 0.
+_HEADLESS = ("mamba", "rwkv")
+_MAX_HEADS = 1 << 14  # the largest published models have a few hundred
+
+
+def _check_shape(path: Path, arch: str, metadata: dict[str, Any]) -> None:
+    """Attention shape values that no working model has (a damaged or hand-edited header) are
+    refused here in one line, before anything divides by them or hands them to llama.cpp.
+    Per-layer arrays and missing keys are left to llama.cpp, which names the key it needs."""
+    embd = metadata.get(f"{arch}.embedding_length")
+    for suffix in ("attention.head_count", "attention.head_count_kv"):
+        key = f"{arch}.{suffix}"
+        value = metadata.get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue  # absent, or an array summarised as "<array of N>"
+        headless = arch.startswith(_HEADLESS)
+        if value == 0 and not headless and suffix == "attention.head_count":
+            raise ModelError(f"{path}: damaged or unsupported GGUF: {key} is 0 "
+                             "(an attention model needs at least one head)")
+        if value < 0 or value > _MAX_HEADS or (isinstance(embd, int) and embd > 0 and value > embd):
+            raise ModelError(f"{path}: damaged or unsupported GGUF: {key} is {value}"
+                             + (f" (embedding length {embd})" if isinstance(embd, int) else ""))
 
 
 def human_params(n: int) -> str:

@@ -343,7 +343,8 @@ class Runner:
         except KeyboardInterrupt:
             status = "cancelled"
         except TrustError as exc:
-            status, error = "failed", str(exc)
+            # A backend may say how the run ended: a server fault leaves it "interrupted".
+            status, error = getattr(exc, "run_status", "failed"), str(exc)
         except BaseException as exc:
             status, error = "failed", f"{type(exc).__name__}: {exc}"
             self._close_run(run_id, run_row, status, error, counters, wall_started)
@@ -354,6 +355,9 @@ class Runner:
                             f"finished items; run the same command again to resume")
         if status == "failed":
             raise BackendError(error)
+        if status == "interrupted":
+            raise BackendError(f"{error}; run {run_id} interrupted with {outcome.generated + outcome.cached} "
+                               "items kept: run the same command again to resume")
         return outcome
 
     def _close_run(self, run_id, run_row, status, error, counters, wall_started) -> RunOutcome:

@@ -148,9 +148,14 @@ class Scorecard:
 
 
 def build(store: Store, run_ref: int | str) -> Scorecard:
+    from trust_tui.engine.judge import overlay
+
     run = store.run(run_ref)
-    rows = list(store.item_rows(run["id"]))
-    return from_rows(run, rows)
+    # A judged run: the judge's verdicts where it decided, and who decided each (judge/overlay.py).
+    rows, judged = overlay.apply(store, run, store.item_rows(run["id"]))
+    card = from_rows(run, rows)
+    overlay.annotate(store, card, judged)
+    return card
 
 
 def from_rows(run: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> Scorecard:

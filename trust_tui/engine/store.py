@@ -7,6 +7,7 @@ loses at most the items in flight. Schema changes live in ``MIGRATIONS`` and are
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -20,6 +21,7 @@ import sqlite_utils
 
 from trust_tui import paths
 from trust_tui.engine.types import GenSettings, Response, Score
+from trust_tui.engine.store_sql import Transaction, connect_read_only, store_error, writable
 from trust_tui.errors import RunNotFound, StoreError
 
 # Bump when the fields of a response cache key change (see response_key).
@@ -164,29 +166,53 @@ class Store:
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else paths.db_path()
+        # A store the user may read but not write (a shared folder, a backup) opens read-only:
+        # runs, report and export work; a write says "read-only" in one line.
+        self.read_only = self.path.is_file() and not writable(self.path)
+        self.opening = True  # a write that fails now failed to create the store, not a run's item
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+            if self.read_only:
+                conn = connect_read_only(self.path)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
             self.db = sqlite_utils.Database(conn)
             self._pragmas()
             self._migrate()
+        except StoreError:
+            raise
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot open the store ({exc})") from None
+            raise store_error(self.path, exc, opening=True) from None
         except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise store_error(self.path, exc, opening=True) from None
             raise StoreError(f"{self.path}: cannot create the store ({exc.strerror or exc})") from None
+        finally:
+            self.opening = False
 
     def _pragmas(self) -> None:
-        try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.OperationalError:
-            pass  # a read-only directory cannot hold a WAL; reads still work
+        if not self.read_only:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError:
+                pass  # a read-only directory cannot hold a WAL; reads still work
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
 
+    def _version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        for index in range(version, len(MIGRATIONS)):
-            with self.transaction():
+        """Bring the schema up to date. Two processes opening a new store at once (the app and a
+        CLI run on first launch) must not both create it: the version is read again once the
+        write lock is held, and every missing migration runs under that one lock."""
+        if self._version() >= len(MIGRATIONS):
+            return  # the usual case: no write lock taken, so a read-only store opens too
+        if self.read_only:
+            raise StoreError(f"{self.path}: the store needs an upgrade but is read-only; "
+                             "open it once with write access")
+        with self.transaction():
+            for index in range(self._version(), len(MIGRATIONS)):
                 MIGRATIONS[index](self.db)
                 self.db.execute(f"PRAGMA user_version={index + 1}")
 
@@ -195,8 +221,8 @@ class Store:
 
     # ------------------------------------------------------------------ transactions
 
-    def transaction(self) -> "_Transaction":
-        return _Transaction(self)
+    def transaction(self) -> Transaction:
+        return Transaction(self)
 
     # ------------------------------------------------------------------ models
 
@@ -382,48 +408,3 @@ class Store:
             row["score_reason"] = score["reason"] if score else None
             row["scored"] = score is not None
             yield row
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT, re-entrant; turns disk errors into one-line StoreErrors."""
-
-    def __init__(self, store: Store):
-        self.store = store
-
-    def __enter__(self):
-        conn = self.store.db.conn
-        self.outer = not conn.in_transaction
-        if self.outer:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise _store_error(self.store.path, exc) from None
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        conn = self.store.db.conn
-        if not self.outer:
-            return False
-        if exc_type is None:
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.OperationalError as err:
-                conn.execute("ROLLBACK")
-                raise _store_error(self.store.path, err) from None
-            return False
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
-            raise _store_error(self.store.path, exc) from None
-        return False
-
-
-def _store_error(path: Path, exc: Exception) -> StoreError:
-    text = str(exc)
-    if "readonly" in text or "read-only" in text:
-        return StoreError(f"{path}: the store is read-only; set TRUST_TUI_HOME to a writable folder")
-    if "full" in text:
-        return StoreError(f"{path}: the disk is full; everything finished so far is kept")
-    if "locked" in text:
-        return StoreError(f"{path}: the store is locked by another trust-tui process")
-    return StoreError(f"{path}: store error ({text})")

@@ -74,7 +74,10 @@ def run_items(store: Any, run_id: int, keep: Callable[[str], bool] = lambda subt
     run = store.run(run_id)
     snapshots = {s["id"]: s for s in json.loads(run["subtasks"])}
     grouped: dict[str, list[dict]] = {}
-    for row in store.item_rows(run_id):
+    from trust_tui.engine.judge import overlay
+
+    judged_rows, _ = overlay.apply(store, run, store.item_rows(run_id))
+    for row in judged_rows:
         if keep(row["subtask"]):
             grouped.setdefault(row["subtask"], []).append(row)
     rows: dict[str, dict] = {}
@@ -100,4 +103,9 @@ def decision_note(sub: Any) -> str | None:
     if uncertain:
         parts.append(f"{uncertain} answer{'s' if uncertain != 1 else ''} the rules could not decide, "
                      f"left out of the rate (`trust-tui items --verdict uncertain`)")
+    from trust_tui.engine.judge.overlay import decided_note
+
+    judged = decided_note(get("extras", None) or {})
+    if judged:
+        parts.append(judged)
     return "; ".join(parts) or None

@@ -5,13 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from trust_tui.engine.scorecard import fmt, fmt_ci
+from trust_tui.sanitize import inert
 
 
 def _cell(text: Any) -> str:
-    """Model-controlled text must not break the table (pipes, newlines, HTML)."""
-    value = "" if text is None else str(text)
-    return (value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Text from a bundle, a model file or a model must not break the table or the line it is
+    in (pipes, newlines, HTML) nor act on a terminal that shows the file (CSI, OSC, BEL)."""
+    value = inert(text, single_line=True)
+    return (value.replace("\\", "\\\\").replace("|", "\\|")
             .replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _code(text: Any) -> str:
+    return "`" + _cell(text).replace("`", "'") + "`"
 
 
 def _value(entry: dict) -> str:
@@ -24,26 +30,35 @@ def _value(entry: dict) -> str:
 def render(report: dict) -> str:
     model, bundle, run, hw = report["model"], report["bundle"], report["run"], report["hardware"]
     lines = [
-        f"# trust-tui scorecard: {model['file_name']}",
+        f"# trust-tui scorecard: {_cell(model['file_name'])}",
         "",
-        f"- **Model:** `{model['file_name']}` · sha256 `{model['sha256'][:16]}` · "
-        f"{model.get('quantization') or '?'} · {model.get('size') or '?'} · "
-        f"{model.get('parameters_human') or '?'} parameters · {model.get('architecture') or '?'}",
-        f"- **Bundle:** {bundle['name']} {bundle['version']} · profile `{bundle['profile']}` · "
+        f"- **Model:** {_code(model['file_name'])} · sha256 {_code(model['sha256'][:16])} · "
+        f"{_cell(model.get('quantization') or '?')} · {model.get('size') or '?'} · "
+        f"{model.get('parameters_human') or '?'} parameters · {_cell(model.get('architecture') or '?')}",
+        f"- **Bundle:** {_cell(bundle['name'])} {_cell(bundle['version'])} · profile {_code(bundle['profile'])} · "
         f"comparability hash `{report['comparability_hash']}`",
-        f"- **Run:** #{run['id']} · {run['status']} · {run['started']} · "
+        f"- **Run:** #{run['id']} · {_cell(run['status'])} · {run['started']} · "
         f"{run['total']} items (generated {run['generated']}, cached {run['cached']}, "
         f"skipped {run['skipped']})"
         + (f" · {run['tokens_per_second']:.0f} tok/s" if run.get("tokens_per_second") else ""),
         f"- **Hardware:** {hw.get('cpu') or '?'} · {hw.get('threads') or '?'} threads · "
         f"GPU {hw.get('gpu') or 'none'} · n_gpu_layers {hw.get('n_gpu_layers')} · "
         f"llama-cpp-python {hw.get('llama_cpp_python') or '?'}",
-        f"- **Chat template:** {model.get('chat_template')}",
+        f"- **Chat template:** {_cell(model.get('chat_template'))}",
     ]
+    from trust_tui.engine.backends.server.identity import served_by
+
+    if served_by(report.get("backend")):  # the answers came from a server: which, and how it was identified
+        at = next(i for i, line in enumerate(lines) if line.startswith("- **Model:**"))
+        lines[at] = f"- **Model:** {_code(model['file_name'])} · behind a server, no local file read"
+        lines.append(f"- **Served by:** {_cell(served_by(report['backend']))}")
+    if report.get("answers_warning"):
+        lines += ["", f"> **Warning: {_cell(report['answers_warning'])}** The scores below describe "
+                      "the breakage, not the model."]
     if model.get("template_warning"):
-        lines += ["", f"> **Warning:** {model['template_warning']}."]
+        lines += ["", f"> **Warning:** {_cell(model['template_warning'])}."]
     if run["status"] != "finished":
-        lines += ["", f"> **Note:** this run is {run['status']}; numbers cover finished items only."]
+        lines += ["", f"> **Note:** this run is {_cell(run['status'])}; numbers cover finished items only."]
     lines += [
         "",
         "## Dimensions",
@@ -52,12 +67,12 @@ def render(report: dict) -> str:
         "|---|---|---|",
     ]
     for dim in report["dimensions"]:
-        lines.append(f"| {dim['title']} | {_value(dict(dim, aggregate='proportion'))} | "
+        lines.append(f"| {_cell(dim['title'])} | {_value(dict(dim, aggregate='proportion'))} | "
                      f"{dim['done']}/{dim['total']} |")
     lines += ["", f"*Summary:* {report['summary_definition']}.", ""]
     for dim in report["dimensions"]:
         lines += [
-            f"## {dim['title']}",
+            f"## {_cell(dim['title'])}",
             "",
             "| Sub-task | Metric | Better | Value (95% CI) | n | Unparseable | Skipped |",
             "|---|---|---|---|---|---|---|",
@@ -66,33 +81,34 @@ def render(report: dict) -> str:
             better = "↑ higher" if sub["direction"] == "higher" else "↓ lower"
             lines.append(
                 f"| {_cell(sub['title'])} | {_cell(sub['metric'])} | {better} | {_value(sub)} | "
-                f"{sub['n']} {sub['unit']} | {sub['unparseable']} | {sub['skipped']} |")
+                f"{sub['n']} {_cell(sub['unit'])} | {sub['unparseable']} | {sub['skipped']} |")
         notes = []
         for sub in dim["subtasks"]:
             notes.extend(_extras(sub))
         if notes:
             lines += [""] + notes
         lines.append("")
+    lines += _judge_section(report)
     lines += ["## Metric definitions", ""]
     for dim in report["dimensions"]:
         for sub in dim["subtasks"]:
             summary = "" if sub["in_summary"] else " Not part of the dimension summary."
             lines.append(
-                f"- **{sub['id']}** ({_cell(sub['trustllm']) or 'trust-tui'}): {_cell(sub['description'])} "
-                f"Metric: {sub['metric']}, {'higher' if sub['direction'] == 'higher' else 'lower'} is better; "
-                f"{sub['definition']}. Scorer: {sub['scorer']}.{summary}")
+                f"- **{_cell(sub['id'])}** ({_cell(sub['trustllm']) or 'trust-tui'}): {_cell(sub['description'])} "
+                f"Metric: {_cell(sub['metric'])}, {'higher' if sub['direction'] == 'higher' else 'lower'} is better; "
+                f"{_cell(sub['definition'])}. Scorer: {_cell(sub['scorer'])}.{summary}")
     manifest = report["manifest"]
     lines += [
         "",
         "## Reproduce",
         "",
         "```",
-        report["reproduce"],
+        inert(report["reproduce"]),
         "```",
         "",
         "<details><summary>Reproducibility manifest</summary>",
         "",
-        f"- bundle: {manifest['bundle']} (content sha256 `{manifest['bundle_content_sha256']}`)",
+        f"- bundle: {_cell(manifest['bundle'])} (content sha256 `{manifest['bundle_content_sha256']}`)",
         f"- model sha256: `{manifest['model_sha256']}`",
         f"- llama-cpp-python: {manifest.get('llama_cpp_python')}",
         f"- llama.cpp system info: `{_cell(manifest.get('llama_cpp_system_info'))}`",
@@ -104,7 +120,7 @@ def render(report: dict) -> str:
     for sub_id, scorer in manifest["scorers"].items():
         gen = manifest["generation"][sub_id]
         gen_text = ", ".join(f"{k}={v}" for k, v in gen.items() if v not in ([], None))
-        lines.append(f"| {sub_id} | {scorer} | {_cell(gen_text)} |")
+        lines.append(f"| {_cell(sub_id)} | {_cell(scorer)} | {_cell(gen_text)} |")
     lines += ["", "</details>", "", f"*Exported by trust-tui {report['trust_tui_version']} "
               f"on {report['exported_at']}.*", ""]
     return "\n".join(lines)
@@ -114,27 +130,59 @@ def _extras(sub: dict) -> list[str]:
     extras = sub.get("extras") or {}
     notes = []
     if "breakdown" in extras:
-        parts = [f"{k} {100 * v['value']:.0f}% (n={v['n']})" for k, v in extras["breakdown"].items()]
-        notes.append(f"- {sub['title']} by group: " + ", ".join(parts))
+        parts = [f"{_cell(k)} {100 * v['value']:.0f}% (n={v['n']})" for k, v in extras["breakdown"].items()]
+        notes.append(f"- {_cell(sub['title'])} by group: " + ", ".join(parts))
     if "attack_success_rate" in extras:
         asr = extras["attack_success_rate"]
-        notes.append(f"- {sub['title']}: attack success rate {100 * asr['value']:.1f}% "
+        notes.append(f"- {_cell(sub['title'])}: attack success rate {100 * asr['value']:.1f}% "
                      f"of {asr['n']} clean-correct pairs")
     if "label_rates" in extras:
-        parts = [f"{k} {100 * v:.0f}%" for k, v in extras["label_rates"].items()]
-        notes.append(f"- {sub['title']} answers: " + ", ".join(parts))
+        parts = [f"{_cell(k)} {100 * v:.0f}%" for k, v in extras["label_rates"].items()]
+        notes.append(f"- {_cell(sub['title'])} answers: " + ", ".join(parts))
     if "attributes" in extras:
-        parts = [f"{k}: p={v['p']:.3f} (χ²={v['chi2']:.2f}, dof {v['dof']})"
+        parts = [f"{_cell(k)}: p={v['p']:.3f} (χ²={v['chi2']:.2f}, dof {v['dof']})"
                  for k, v in extras["attributes"].items()]
-        notes.append(f"- {sub['title']}: {extras.get('test')}; " + "; ".join(parts))
+        notes.append(f"- {_cell(sub['title'])}: {_cell(extras.get('test'))}; " + "; ".join(parts))
     if "note" in extras:
-        notes.append(f"- {sub['title']}: {extras['note']}")
+        notes.append(f"- {_cell(sub['title'])}: {_cell(extras['note'])}")
     from trust_tui.engine.verdicts import decision_note
 
     decided = decision_note(sub)
     if decided:
-        notes.append(f"- {_cell(sub['title'])}: {decided}")
+        notes.append(f"- {_cell(sub['title'])}: {_cell(decided)}")
     if extras.get("conflicting"):
-        notes.append(f"- {sub['title']}: {extras['conflicting']} answers give one option's letter "
+        notes.append(f"- {_cell(sub['title'])}: {extras['conflicting']} answers give one option's letter "
                      f"and another option's text (scored wrong)")
     return notes
+
+
+def _judge_section(report: dict) -> list[str]:
+    """Who decided the verdicts, where a judge decided any (trust_tui/engine/judge/overlay.py),
+    with the judge's measured agreement beside them and its warning."""
+    subs = [sub for dim in report["dimensions"] for sub in dim["subtasks"]
+            if any(k.startswith("judge:") for k in (sub.get("extras") or {}).get("decided_by", {}))]
+    if not subs:
+        return []
+    lines = ["## Decided by", "",
+             "Rules decide what they can; a judge model reads the answers they leave open "
+             "(docs/judge.md).", "",
+             "| Sub-task | Rules | Judge | Judge (rubric) | Judge kappa (binary, n) | Warning |",
+             "|---|---|---|---|---|---|"]
+    for sub in subs:
+        extras = sub["extras"]
+        counts = extras["decided_by"]
+        total = sum(counts.values()) or 1
+        rules = sum(v for k, v in counts.items() if k.startswith("rule:"))
+        judged = sum(v for k, v in counts.items() if k.startswith("judge:"))
+        judge = extras.get("judge") or {}
+        kappa = judge.get("kappa_binary")
+        shown = "not measured" if kappa is None else f"{kappa:.2f} (n={judge.get('n')})"
+        lines.append(
+            f"| {_cell(sub['title'])} | {100 * rules / total:.0f}% ({rules}) | "
+            f"{100 * judged / total:.0f}% ({judged}) | `{_cell(judge.get('judge', ''))}` "
+            f"{_cell(judge.get('judge_name', ''))} ({_cell(judge.get('format', ''))}, "
+            f"{_cell(judge.get('rubric', ''))}) | {shown} | {_cell(judge.get('warning', ''))} |")
+    warned = sorted({(s["extras"].get("judge") or {}).get("warning") for s in subs} - {None, ""})
+    if warned:
+        lines += [""] + [f"> **Warning:** {_cell(text)}." for text in warned]
+    return lines + [""]

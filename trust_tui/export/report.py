@@ -11,6 +11,7 @@ from typing import Any
 import trust_tui
 from trust_tui.engine import scorecard as sc
 from trust_tui.engine.gguf import human_params, human_size
+from trust_tui.engine.health import run_health
 from trust_tui.engine.store import Store
 
 
@@ -94,6 +95,8 @@ def build(store: Store, run_ref: int | str) -> dict[str, Any]:
             "generation": {s["id"]: s["generation"] for s in snapshots},
         },
         "summary_definition": sc.SUMMARY_DEFINITION,
+        # Set when the answers look broken (health.py): the scores then describe the breakage.
+        "answers_warning": run_health(store, run["id"]).problem or None,
         "dimensions": dimensions,
         "reproduce": reproduce_command(run),
     }

@@ -171,6 +171,8 @@ def kv_bytes_per_token(metadata: dict[str, Any], type_bytes: float = 2.0) -> int
         embd = int(metadata[f"{arch}.embedding_length"])
     except (KeyError, TypeError, ValueError):
         return None
+    if heads <= 0 or heads_kv < 0 or layers <= 0 or embd <= 0:
+        return None  # a header no working model has: size nothing from it (gguf.py says why)
     head_k = int(metadata.get(f"{arch}.attention.key_length", embd // heads))
     head_v = int(metadata.get(f"{arch}.attention.value_length", embd // heads))
     return int(layers * heads_kv * (head_k + head_v) * type_bytes)
@@ -375,7 +377,8 @@ class BatchedEngine:
             in_use = sum(s.reserved for s in active) + len(self._pinned)
             if self._kv_tight or in_use + len(tokens) + budget > self.n_cells:
                 return None
-        seq = _Seq(sid=free.pop(), prepared=prepared, sampler=self._sampler(settings),
+        grammar = getattr(prepared.request, "grammar", None)  # a judge request (judge/engine.py)
+        seq = _Seq(sid=free.pop(), prepared=prepared, sampler=self._sampler(settings, grammar),
                    stream=TextStream(prepared.stops), budget=budget,
                    started=time.perf_counter(), feed=list(tokens))
         if self.prefix_reuse:
@@ -450,13 +453,23 @@ class BatchedEngine:
         self._copy_cells(seq.sid, self.prefix_sid, head)
         self._pinned = list(tokens[:head])
 
-    def _sampler(self, settings: Any) -> Any:
-        """The chain llama-cpp-python 0.3.36's ``Llama.generate`` builds (``_init_sampler``)."""
+    def _sampler(self, settings: Any, grammar: str | None = None) -> Any:
+        """The chain llama-cpp-python 0.3.36's ``Llama.generate`` builds (``_init_sampler``),
+        with a GBNF grammar after the penalties where the request carries one, as it does."""
         ll = self._ll
         chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
         add = ll.llama_sampler_chain_add
         add(chain, ll.llama_sampler_init_penalties(
             self.n_vocab, self.last_n, settings.repeat_penalty, 0.0, 0.0))
+        if grammar:
+            constrained = ll.llama_sampler_init_grammar(
+                self.backend._vocab, grammar.encode("utf-8"), b"root")
+            if not constrained:
+                ll.llama_sampler_free(chain)
+                from trust_tui.errors import BackendError
+
+                raise BackendError("llama.cpp rejected the grammar of a judge request")
+            add(chain, constrained)
         temp = settings.temperature
         if temp < 0.0:
             add(chain, ll.llama_sampler_init_dist(settings.seed))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from trust_tui.engine import hardware
+from trust_tui.engine import hardware, native_log
 from trust_tui.engine.backends.protocol import BackendInfo
 from trust_tui.engine.backends.textstream import TextStream
 from trust_tui.engine.models import ModelFile
@@ -207,8 +207,9 @@ class LlamaCppBackend:
         self.n_ubatch = min(self.n_batch, n_ubatch or llama_ubatch)
         self.load_seconds = 0.0
         started = time.perf_counter()
+        native = None  # what llama.cpp logs during the load, quoted if it fails
         try:
-            with _quiet_stderr():
+            with native_log.capture() as native:
                 self.llm = llama_cpp.Llama(
                     model_path=str(model.path), n_ctx=llama_ctx, n_threads=self.n_threads,
                     n_threads_batch=self.n_threads, n_gpu_layers=self.n_gpu_layers,
@@ -221,7 +222,9 @@ class LlamaCppBackend:
                         n_ubatch=self.n_ubatch, n_seq_max=n_seq_max, kv_unified=self.kv_unified,
                         n_threads=self.n_threads)
         except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelError(f"{model.path}: llama.cpp could not load the model ({exc})") from None
+            said = native.reason() if native is not None else ""
+            said = f"; llama.cpp: {said}" if said else ""
+            raise ModelError(f"{model.path}: llama.cpp could not load the model ({exc}{said})") from None
         self.load_seconds = time.perf_counter() - started
         self._vocab = self.llm._model.vocab
         self._lock = threading.Lock()

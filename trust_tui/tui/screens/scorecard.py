@@ -31,6 +31,11 @@ class ScorecardScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="scorecard-title")
+        # Shown only when the answers look broken (engine/health.py): the scores then describe
+        # a damaged file or a wrong template, and must not pass for a result.
+        warning = Static(id="scorecard-warning")
+        warning.display = False
+        yield warning
         yield DataTable(id="scorecard-table", cursor_type="row")
         yield Static(id="scorecard-detail")
         yield Footer(compact=True)
@@ -86,6 +91,15 @@ class ScorecardScreen(Screen):
         overall = data.overall(self.card)
         title.append(f" · overall {data.percent(overall)}", style="bold")
         self.query_one("#scorecard-title", Static).update(title)
+        from trust_tui.engine.health import run_health
+
+        health = run_health(self.app.store, run["id"])
+        warning = self.query_one("#scorecard-warning", Static)
+        warning.display = health.broken
+        if health.broken:
+            warning.update(Text.assemble(("⚠ " + health.problem, "bold white on dark_red"),
+                                         (" the scores below describe the breakage, not the model",
+                                          "red")))
         self._show_detail()
 
     def _selected(self) -> tuple[str, str] | None:
