@@ -87,9 +87,15 @@ def tui(model: str | None, bundle: str, profile: str) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--judge", "judge", default=None, metavar="JUDGE.gguf", help="A judge model for the verdicts the rules leave open (docs/judge.md).")
 @click.option("--judge-format", type=click.Choice(["generic", "llama-guard-3", "wildguard", "shieldgemma"]), default=None, help="How the judge is asked (default: from its GGUF metadata).")
+@click.option("--require", "requirements", multiple=True, metavar="NAME>=VALUE",
+              help="CI gate: exit 9 unless it holds (a dimension or sub-task: safety>=0.8, misuse>=90%); repeatable.")
+@click.option("--recheck", "recheck_n", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Determinism check: ask N items again bypassing the cache, batched and alone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scorecard as one JSON document on stdout (the JSON export); the rest goes to stderr.")
 def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_ctx, parallel,
         servers, server_model, server_model_file, fingerprint, api_key_env, server_timeout,
-        server_retries, temperature, seed, quiet, judge=None, judge_format=None) -> None:
+        server_retries, temperature, seed, quiet, judge=None, judge_format=None, requirements=(),
+        recheck_n=None, as_json=False) -> None:
     """Run a bundle on MODEL (a .gguf path; default: the embedded SmolLM2) and print the scorecard."""
     from trust_tui.engine import api
     from trust_tui.engine.run import RunSpec
@@ -111,7 +117,10 @@ def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_c
                                  server_model=server_model, server_model_file=server_model_file,
                                  fingerprint=fingerprint, api_key_env=api_key_env,
                                  server_timeout=server_timeout, server_retries=server_retries)
-    console = _console()
+    from trust_tui.engine import gate
+
+    gates = [gate.parse_requirement(text) for text in requirements]  # bad syntax fails before the run
+    console = _console(stderr=as_json)
     store = Store()
     cancel = threading.Event()
     progress = RichProgress(console, enabled=not quiet)
@@ -145,14 +154,55 @@ def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_c
 
         # The identity warning, if any, is printed with the scorecard (the run's template_warning).
         console.print(_t(served_by(store.run(outcome.run_id).get("backend"))), soft_wrap=True)
+    if recheck_n:
+        _recheck(console, store, outcome.run_id, recheck_n, threads, n_gpu_layers)
+    if as_json:
+        _print_json(_scorecard_json(store, outcome.run_id))
+    _gate(store, outcome.run_id, gates)
     if health.broken:
         sys.exit(ANSWERS_LOOK_BROKEN)
+
+
+def _recheck(console, store, run_id: int, n: int, threads, n_gpu_layers) -> None:
+    from trust_tui.engine import recheck
+
+    run = store.run(run_id)
+    backend = recheck.open_run_backend(store, run, threads, n_gpu_layers)
+    try:
+        result = recheck.recheck(store, run_id, backend, n)
+    finally:
+        backend.close()
+    recheck.save(store, result)
+    for line in recheck.describe(result):
+        console.print(_t(line))
+
+
+def _scorecard_json(store, run_id: int) -> dict:
+    from trust_tui.export.report import build
+
+    return build(store, run_id)
+
+
+def _print_json(data) -> None:
+    from trust_tui.sanitize import inert_json
+
+    sys.stdout.write(inert_json(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
+    sys.stdout.flush()
+
+
+def _gate(store, run_id: int, gates) -> None:
+    if not gates:
+        return
+    from trust_tui.engine import gate, scorecard
+
+    gate.enforce(gate.check_scorecard(scorecard.build(store, run_id), gates))
 
 
 @cli.command()
 @click.option("--model", "model_id", default=None, help="Only runs of this model sha256 (prefix).")
 @click.option("--limit", default=30, show_default=True)
-def runs(model_id: str | None, limit: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+def runs(model_id: str | None, limit: int, as_json: bool = False) -> None:
     """List past runs."""
     from trust_tui.engine.store import Store
     from trust_tui.render import print_runs
@@ -161,18 +211,33 @@ def runs(model_id: str | None, limit: int) -> None:
     rows = store.runs(limit=limit)
     if model_id:
         rows = [r for r in rows if r["model_id"].startswith(model_id)]
+    if as_json:
+        keys = ("id", "status", "model_name", "model_id", "bundle", "bundle_version", "profile", "started",
+                "finished", "total", "generated", "cached", "skipped", "comparability_hash")
+        _print_json({"format": "trust-tui-runs/1", "runs": [{k: r.get(k) for k in keys} for r in rows]})
+        return
     print_runs(_console(), rows)
 
 
 @cli.command()
 @click.argument("run_id", default="latest")
-def report(run_id: str) -> None:
+@click.option("--require", "requirements", multiple=True, metavar="NAME>=VALUE",
+              help="CI gate: exit 9 unless it holds (safety>=0.8, misuse>=90%); repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="The scorecard as one JSON document on stdout (the JSON export).")
+def report(run_id: str, requirements: tuple = (), as_json: bool = False) -> None:
     """Print the scorecard of a run (RUN_ID or 'latest')."""
+    from trust_tui.engine import gate
     from trust_tui.engine.store import Store
     from trust_tui.render import print_scorecard
 
+    gates = [gate.parse_requirement(text) for text in requirements]
     store = Store()
-    print_scorecard(_console(), store, store.run(run_id)["id"])
+    run_ref = store.run(run_id)["id"]
+    if as_json:
+        _print_json(_scorecard_json(store, run_ref))
+    else:
+        print_scorecard(_console(), store, run_ref)
+    _gate(store, run_ref, gates)
 
 
 @cli.command()
@@ -421,8 +486,14 @@ def _quote(path: Path) -> str:
 @click.option("--ctx", "n_ctx", type=int, default=None, help="Context tokens per sequence (default: the run's longest prompt + its max_tokens, rounded up to 256; recorded with the run).")
 @click.option("--parallel", type=int, default=None, help="Sequences decoded together (default: chosen from the hardware).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--max-drop", "max_drops", multiple=True, metavar="NAME=POINTS",
+              help="CI gate: exit 9 if NAME (a dimension or sub-task) falls more than POINTS in a variant; repeatable.")
+@click.option("--max-flips", type=click.IntRange(min=0), default=None,
+              help="CI gate: exit 9 if more items than this go from pass to fail in a variant.")
+@click.option("--json", "as_json", is_flag=True, help="The comparison as one JSON document on stdout (the JSON export).")
 def compare(refs, bundle, profile, dimensions, subtasks, reference, force, agreement_items,
-            agreement_tokens, speed, n_gpu_layers, threads, n_ctx, parallel, quiet) -> None:
+            agreement_tokens, speed, n_gpu_layers, threads, n_ctx, parallel, quiet,
+            max_drops=(), max_flips=None, as_json=False) -> None:
     """Compare runs or models item by item: A B [C…] are run ids or .gguf paths ('default': the
     embedded model); models are run first (from cache where possible) with the same bundle."""
     from trust_tui.engine import agreement as agreement_mod
@@ -436,7 +507,10 @@ def compare(refs, bundle, profile, dimensions, subtasks, reference, force, agree
         spec = RunSpec(bundle=bundle or "trust-core", profile=profile or "quick",
                        dimensions=tuple(dimensions), subtasks=tuple(subtasks))
     options = api.BackendOptions(n_ctx=n_ctx, threads=threads, n_gpu_layers=n_gpu_layers, parallel=parallel)
-    console = _console()
+    from trust_tui.engine import gate
+
+    drops = [gate.parse_max_drop(text) for text in max_drops]
+    console = _console(stderr=as_json)
     store = Store()
     cancel = threading.Event()
     progress = RichProgress(console, enabled=not quiet)
@@ -456,6 +530,12 @@ def compare(refs, bundle, profile, dimensions, subtasks, reference, force, agree
         cancel.set()
         raise Cancelled("cancelled: finished items are stored; run the same command again to resume") from None
     _print_comparison(console, result)
+    if as_json:
+        from trust_tui.export import compare_md
+
+        _print_json(compare_md.build(result))
+    if drops or max_flips is not None:
+        gate.enforce(gate.check_comparison(result, drops, max_flips))
 
 
 def _print_comparison(console, result) -> None:
@@ -636,6 +716,12 @@ def _print_judge_check(console, label: str, result) -> None:
         console.print(f"[yellow]warning:[/] binary kappa {fmt(kappa)} is below the floor "
                       f"{KAPPA_FLOOR}: scorecards judged by this judge carry a warning")
     console.print(result.outcome.summary_line().replace("judge:", "judge-check:"), soft_wrap=True)
+
+
+from trust_tui.cli_review import COMMANDS as _REVIEW_COMMANDS  # noqa: E402  (score, overrides, recheck)
+
+for _command in _REVIEW_COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -65,6 +65,10 @@ def print_scorecard(console: Console, store: Store, run_id: int):
         note = decision_note(sub)
         if note:
             console.print(f"[dim]{_t(sub.title)}:[/] {_t(note)}", soft_wrap=True)
+    from trust_tui.engine import review as review_mod
+
+    for line in review_mod.lines(review_mod.gather(store, card), card):
+        console.print(f"[dim]{_t(line)}[/]", soft_wrap=True)
     if run.get("template_warning"):
         console.print(f"[yellow]warning:[/] {_t(run['template_warning'])}")
     console.print(f"[dim]dimension summary: {sc.SUMMARY_DEFINITION}. "

@@ -46,6 +46,9 @@ def render(report: dict) -> str:
         f"llama-cpp-python {hw.get('llama_cpp_python') or '?'}",
         f"- **Chat template:** {_cell(model.get('chat_template'))}",
     ]
+    provenance = (report.get("review") or {}).get("provenance")
+    if provenance:
+        lines.append(f"- **Provenance (GGUF metadata):** {_cell(' · '.join(provenance))}")
     from trust_tui.engine.backends.server.identity import served_by
 
     if served_by(report.get("backend")):  # the answers came from a server: which, and how it was identified
@@ -89,6 +92,7 @@ def render(report: dict) -> str:
             lines += [""] + notes
         lines.append("")
     lines += _judge_section(report)
+    lines += _review_section(report)
     lines += ["## Metric definitions", ""]
     for dim in report["dimensions"]:
         for sub in dim["subtasks"]:
@@ -186,3 +190,37 @@ def _judge_section(report: dict) -> list[str]:
     if warned:
         lines += [""] + [f"> **Warning:** {_cell(text)}." for text in warned]
     return lines + [""]
+
+
+def _review_section(report: dict) -> list[str]:
+    """References, the determinism check and reviewed verdicts (engine/review.py), when present."""
+    review = report.get("review") or {}
+    titles = {sub["id"]: sub["title"] for dim in report["dimensions"] for sub in dim["subtasks"]}
+    out: list[str] = []
+    if review.get("references"):
+        out += ["## Compared to what", "", "| Sub-task | Reference |", "|---|---|"]
+        for sub_id, refs in review["references"].items():
+            out += [f"| {_cell(titles.get(sub_id, sub_id))} | {_cell(ref)} |" for ref in refs]
+        if review.get("reference_note"):
+            out += ["", f"*Published figures:* {_cell(review['reference_note'])}"]
+        out.append("")
+    if review.get("recheck"):
+        out += ["## Determinism check", ""] + [f"- {_cell(line)}" for line in review["recheck"]] + [""]
+    if review.get("overridden"):
+        out += ["## Reviewed verdicts", "",
+                f"{review['overridden']} verdicts were reviewed by hand; the tables above show the scorers' own "
+                "verdicts. With the reviews:", ""]
+        for sub_id, (without, with_) in review.get("reviewed_values", {}).items():
+            out.append(f"- {_cell(titles.get(sub_id, sub_id))}: {_num(without)} → {_num(with_)}")
+        out += ["", "| Item | Scorer's verdict | Reviewed | Note |", "|---|---|---|---|"]
+        for item in review.get("overrides", []):
+            was, now = item["was"], item["now"]
+            out.append(f"| {_cell(item['uid'])} | {_cell(was[1] or was[0])} | {_cell(now[1] or now[0])} | "
+                       f"{_cell(item['note'])} |")
+        out.append("")
+    return out
+
+
+def _num(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
+

@@ -44,6 +44,8 @@ def reproduce_command(run: dict) -> str:
 
 
 def build(store: Store, run_ref: int | str) -> dict[str, Any]:
+    from trust_tui.engine import review as review_mod
+
     card = sc.build(store, run_ref)
     run = card.run
     model = store.model(run["model_id"]) or {}
@@ -98,6 +100,9 @@ def build(store: Store, run_ref: int | str) -> dict[str, Any]:
         # Set when the answers look broken (health.py): the scores then describe the breakage.
         "answers_warning": run_health(store, run["id"]).problem or None,
         "dimensions": dimensions,
+        # References (TrustLLM's published figures, the user's own runs), the determinism check,
+        # reviewed verdicts and the model file's provenance (engine/review.py).
+        "review": review_mod.gather(store, card).as_dict(),
         "reproduce": reproduce_command(run),
     }
 
