@@ -34,7 +34,7 @@ def test_smollm2_runs_through_the_app(tui_home):
             row = app.screen.selected()
             assert row.path == smol and row.quant == "Q4_1"
             app.start_run(row, RunSpec(bundle="trust-core", profile="quick", subtasks=(SUBTASK,)),
-                          BackendOptions(n_ctx=1024))
+                          BackendOptions(n_ctx=1024, worker=True))  # as the run setup starts it
             await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
             screen = app.screen
             await wait_for(pilot, lambda: not screen.running, timeout=600)

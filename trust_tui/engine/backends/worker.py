@@ -13,10 +13,12 @@ run loop then marks the run failed; every finished item is already committed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import os
 import signal
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -107,6 +109,27 @@ def _pulled(conn) -> Iterator[Request]:
         yield message[1]
 
 
+@contextlib.contextmanager
+def _real_std_streams():
+    """The process's own stdout/stderr while a child is spawned. Textual replaces sys.stdout and
+    sys.stderr with capture objects whose fileno() is -1; multiprocessing's resource tracker passes
+    sys.stderr.fileno() to the child it starts, and a -1 there fails with "bad value(s) in
+    fds_to_keep", so the app could not start a worker."""
+    saved = sys.stdout, sys.stderr
+    try:
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            try:
+                ok = stream is not None and stream.fileno() >= 0
+            except (AttributeError, OSError, ValueError):
+                ok = False
+            if not ok:
+                setattr(sys, name, getattr(sys, f"__{name}__"))
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 class WorkerBackend:
     """``factory`` ("module:function") builds the real backend in the child from ``args`` and
     ``kwargs``, which must pickle (a ``ModelFile`` and load options do)."""
@@ -116,13 +139,14 @@ class WorkerBackend:
         context = multiprocessing.get_context("spawn")
         handle, self._stderr_path = tempfile.mkstemp(prefix="trust-worker-", suffix=".log")
         os.close(handle)
-        self._conn, child_conn = context.Pipe()
-        self._cancel = context.Event()
-        self._lock = threading.Lock()
-        self._process = context.Process(
-            target=_child, args=(child_conn, self._cancel, factory, args, kwargs, self._stderr_path),
-            daemon=True, name="trust-tui-worker")
-        self._process.start()
+        with _real_std_streams():
+            self._conn, child_conn = context.Pipe()
+            self._cancel = context.Event()
+            self._lock = threading.Lock()
+            self._process = context.Process(
+                target=_child, args=(child_conn, self._cancel, factory, args, kwargs, self._stderr_path),
+                daemon=True, name="trust-tui-worker")
+            self._process.start()
         child_conn.close()
         reply = self._receive()
         if reply[0] == "fail":

@@ -315,8 +315,11 @@ class RunSetupScreen(Screen):
         all_dims = set(dims) == set(self.bundle.dimensions)
         spec = RunSpec(bundle=str(self.query_one("#setup-bundle", Select).value), profile=profile,
                        dimensions=() if all_dims else tuple(dims))
+        # llama.cpp runs in a child process for the app: an abort or a segfault there fails the
+        # run with its reason and leaves the app and the terminal standing (backends/worker.py;
+        # overhead in bench/worker_overhead.py).
         options = BackendOptions(n_ctx=values["Context"], threads=values["Threads"],
-                                 n_gpu_layers=values["GPU layers"])
+                                 n_gpu_layers=values["GPU layers"], worker=True)
         self.app.start_run(self.model, spec, options, replace=True)
 
     def _start_on_server(self, profile: str, dims: list[str]) -> None:
