@@ -169,7 +169,7 @@ def describe(result: Recheck) -> list[str]:
         share = f"{100 * p.identical_share:.0f}%" if p.identical_share is not None else "–"
         subs = [f"{sid.split('/', 1)[-1]} {c['changed']}" for sid, c in sorted(p.by_subtask.items()) if c["changed"]]
         lines.append(f"recheck {p.mode}: {p.identical}/{p.asked} answers identical ({share}), "
-                     f"{p.changed_verdicts} verdicts changed" + (f" ({', '.join(subs)})" if subs else "")
+                     f"{p.changed_verdicts} verdict{'' if p.changed_verdicts == 1 else 's'} changed" + (f" ({', '.join(subs)})" if subs else "")
                      + (f", {p.failed} not answered" if p.failed else ""))
     return lines
 
