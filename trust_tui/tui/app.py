@@ -121,6 +121,10 @@ class TrustApp(App):
             self.notify("The previous run is still stopping; try again in a moment.",
                         severity="warning")
             return None
+        if options is None:  # the quick run: llama.cpp in a child process, like the run setup's
+            from trust_tui.engine.api import BackendOptions
+
+            options = BackendOptions(worker=True)
         screen = SCREEN_TYPES["run"](model=model, spec=spec, options=options)
         if replace:
             self.switch_screen(screen)
