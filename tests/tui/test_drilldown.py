@@ -130,3 +130,31 @@ def _assert_inert(renderable) -> None:
         assert "red" not in style and "link" not in style
         covered = plain[span.start:span.end]
         assert "boom" not in covered or "bold" not in style
+
+
+def test_a_verdict_marked_wrong_is_reviewed_for_that_answer_and_can_be_taken_back(env):
+    from trust_tui.engine import overrides
+
+    async def go():
+        app = env.app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _run_to_end(pilot)
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, ScorecardScreen))
+            await pilot.press("down", "enter")  # Facts: 2 pass, 1 fail
+            await wait_for(pilot, lambda: isinstance(app.screen, ItemsScreen))
+            items = app.screen
+            await pilot.press("f")  # the failure
+            uid = next(u for u, v in items.verdicts.items() if v == "fail")
+            await pilot.press("x")
+            await wait_for(pilot, lambda: items.rows[uid].get("overridden"))
+            assert items.verdicts[uid] == "pass" and "1 failure" not in screen_text(app)
+            stored = overrides.for_run(app.store, items.run_id)
+            assert [o["uid"] for o in stored] == [uid] and "marked wrong in the app" in stored[0]["note"]
+            await pilot.press("a")
+            table = items.query_one("DataTable")
+            table.move_cursor(row=list(items.rows).index(uid))
+            await pilot.press("x")  # taken back
+            await wait_for(pilot, lambda: not items.rows[uid].get("overridden"))
+            assert items.verdicts[uid] == "fail" and overrides.for_run(app.store, items.run_id) == []
+    run_async(go())

@@ -77,6 +77,11 @@ def run_items(store: Any, run_id: int, keep: Callable[[str], bool] = lambda subt
     from trust_tui.engine.judge import overlay
 
     judged_rows, _ = overlay.apply(store, run, store.item_rows(run_id))
+    from trust_tui.engine import overrides
+
+    # A reviewer's verdict replaces the judge's and the rules' for that very answer (marked
+    # "overridden"; the scorecard's own table keeps the scorers' verdicts, engine/review.py).
+    judged_rows, _ = overrides.apply(store, run, judged_rows)
     for row in judged_rows:
         if keep(row["subtask"]):
             grouped.setdefault(row["subtask"], []).append(row)

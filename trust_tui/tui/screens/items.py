@@ -27,6 +27,7 @@ class ItemsScreen(Screen):
         Binding("f", "filter('fail')", "Failures"),
         Binding("u", "filter('unparseable')", "Unparseable"),
         Binding("d", "filter('uncertain')", "Undecided", show=False),
+        Binding("x", "review", "Mark wrong", show=False),
         Binding("escape", "back", "Back"),
     ]
 
@@ -135,6 +136,35 @@ class ItemsScreen(Screen):
     def action_filter(self, verdict: str) -> None:
         self.verdict_filter = verdict
         self._fill()
+
+    def action_review(self) -> None:
+        """Mark the highlighted verdict wrong (pass <-> fail), or take a mark back. The review is
+        kept apart from the scores, for this very answer (engine/overrides.py)."""
+        from trust_tui.engine import overrides
+        from trust_tui.errors import TrustError
+
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return
+        uid = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        row = self.rows.get(uid) or {}
+        try:
+            if row.get("overridden"):
+                overrides.remove(self.app.store, self.run_id, uid)
+                self.notify("review taken back: the scorer's verdict stands")
+            elif row.get("score_value") in (0.0, 1.0):
+                value = 1.0 - row["score_value"]
+                overrides.set_override(self.app.store, self.run_id, uid, value, "reviewed",
+                                       note="marked wrong in the app")
+                self.notify(f"verdict marked wrong: now {'pass' if value else 'fail'} for this answer")
+            else:
+                self.notify("only a pass or a fail can be marked wrong here (trust-tui overrides set)",
+                            severity="warning")
+                return
+        except TrustError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.load()
 
     def action_back(self) -> None:
         self.dismiss()

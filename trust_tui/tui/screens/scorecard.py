@@ -58,6 +58,9 @@ class ScorecardScreen(Screen):
         from trust_tui.engine import scorecard as sc
 
         self.card = sc.build(self.app.store, self.run_id)
+        from trust_tui.engine import review as review_mod
+
+        self.review = review_mod.gather(self.app.store, self.card)
         run = self.card.run
         table = self.query_one(DataTable)
         keep = table.cursor_row if table.row_count else 0
@@ -123,7 +126,15 @@ class ScorecardScreen(Screen):
         if kind == "dim":
             from trust_tui.engine.scorecard import SUMMARY_DEFINITION
 
-            detail.update(Text(f"Dimension score: {SUMMARY_DEFINITION}.", style="dim"))
+            text = Text(f"Dimension score: {SUMMARY_DEFINITION}.", style="dim")
+            review = getattr(self, "review", None)
+            for line in (review.recheck if review else []):
+                text.append("\n")
+                text.append(line, style="cyan")
+            if review and review.overridden:
+                text.append("\n")
+                text.append(f"{review.overridden} verdicts reviewed by hand (x on the items screen)", style="cyan")
+            detail.update(text)
             return
         sub = self.subtasks[ident]
         text = Text()
@@ -136,6 +147,16 @@ class ScorecardScreen(Screen):
         if note:
             text.append("\n")
             text.append(note, style="magenta")
+        review = getattr(self, "review", None)
+        if review:
+            for line in review.references.get(sub.id, []):
+                text.append("\n")
+                text.append_text(safe(line, "cyan", single_line=True))
+            if sub.id in review.reviewed_values:
+                without, with_ = review.reviewed_values[sub.id]
+                text.append("\n")
+                text.append(f"with the reviewed verdicts: {sc_fmt(with_, sub.aggregate)} "
+                            f"(scorers: {sc_fmt(without, sub.aggregate)})", style="cyan")
         detail.update(text)
 
     def _open_items(self, verdict: str = "all") -> None:
@@ -165,3 +186,9 @@ class ScorecardScreen(Screen):
 
     def action_back(self) -> None:
         self.dismiss()
+
+
+def sc_fmt(value, aggregate: str) -> str:
+    from trust_tui.engine.scorecard import fmt
+
+    return fmt(value, aggregate)
