@@ -92,10 +92,14 @@ def tui(model: str | None, bundle: str, profile: str) -> None:
 @click.option("--recheck", "recheck_n", type=click.IntRange(min=1), default=None, metavar="N",
               help="Determinism check: ask N items again bypassing the cache, batched and alone.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scorecard as one JSON document on stdout (the JSON export); the rest goes to stderr.")
+@click.option("--budget", default=None, metavar="DURATION",
+              help="Run the largest stratified subset of the profile that fits (10m, 90s, 1h), from measured rates.")
+@click.option("--per-subtask", type=click.IntRange(min=1), default=None,
+              help="That many items of each sub-task (as the quick profile picks them); --budget chooses it for you.")
 def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_ctx, parallel,
         servers, server_model, server_model_file, fingerprint, api_key_env, server_timeout,
         server_retries, temperature, seed, quiet, judge=None, judge_format=None, requirements=(),
-        recheck_n=None, as_json=False) -> None:
+        recheck_n=None, as_json=False, budget=None, per_subtask=None) -> None:
     """Run a bundle on MODEL (a .gguf path; default: the embedded SmolLM2) and print the scorecard."""
     from trust_tui.engine import api
     from trust_tui.engine.run import RunSpec
@@ -108,7 +112,7 @@ def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_c
     if seed is not None:
         generation["seed"] = seed
     spec = RunSpec(bundle=bundle, profile=profile, dimensions=tuple(dimensions),
-                   subtasks=tuple(subtasks), generation=generation)
+                   subtasks=tuple(subtasks), generation=generation, per_subtask=per_subtask)
     if servers and model:
         raise TrustError(f"{model}: give a model file or --server, not both "
                          "(--server-model-file names the file the server loaded)")
@@ -122,6 +126,8 @@ def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_c
     gates = [gate.parse_requirement(text) for text in requirements]  # bad syntax fails before the run
     console = _console(stderr=as_json)
     store = Store()
+    if budget:
+        spec = _budgeted(console, store, spec, model, servers, budget)
     cancel = threading.Event()
     progress = RichProgress(console, enabled=not quiet)
     try:
@@ -161,6 +167,22 @@ def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_c
     _gate(store, outcome.run_id, gates)
     if health.broken:
         sys.exit(ANSWERS_LOOK_BROKEN)
+
+
+def _budgeted(console, store, spec, model, servers, budget: str):
+    """The spec with the items per sub-task that fit the budget (engine/budget.py), said in one line."""
+    from dataclasses import replace
+
+    from trust_tui.engine import budget as budget_mod, bundles, models
+
+    if spec.per_subtask:
+        raise TrustError("give --budget or --per-subtask, not both")
+    seconds = budget_mod.parse_duration(budget)
+    model_id = None if servers else models.identify(model, store).sha256
+    loaded = bundles.load(spec.bundle)
+    plan = budget_mod.plan(store, model_id, loaded, spec.profile, spec.dimensions, spec.subtasks, seconds)
+    console.print(_t(plan.describe(seconds)))
+    return replace(spec, per_subtask=plan.per_subtask or None)
 
 
 def _recheck(console, store, run_id: int, n: int, threads, n_gpu_layers) -> None:

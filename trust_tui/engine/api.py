@@ -159,7 +159,7 @@ def run(
     stage = on_stage or (lambda text: None)
     try:
         bundle = bundles.load(spec.bundle)
-        workload = bundle.select(spec.profile, spec.dimensions, spec.subtasks)
+        workload = bundle.select(spec.profile, spec.dimensions, spec.subtasks, per_subtask=spec.per_subtask)
         model_record: dict[str, Any] = {}
         own_backend = backend is None
         if backend is not None and model is not None and not options.server:

@@ -95,9 +95,10 @@ class Bundle:
 
     def select(
         self, profile: str = "quick", dimensions: Iterable[str] | None = None,
-        subtasks: Iterable[str] | None = None,
+        subtasks: Iterable[str] | None = None, per_subtask: int | None = None,
     ) -> list[tuple[Subtask, Item]]:
-        """The (sub-task, item) pairs of a profile, in bundle order."""
+        """The (sub-task, item) pairs of a profile, in bundle order (``per_subtask``: that many
+        items of each sub-task instead, chosen the way the quick profile chooses them)."""
         if profile not in PROFILES:
             raise BundleError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
         dims = set(dimensions or [])
@@ -114,7 +115,9 @@ class Bundle:
                 continue
             if subs and sub.id not in subs and sub.name not in subs:
                 continue
-            chosen.extend((sub, item) for item in sub.items_for(profile, self.name))
+            items = (select_quick(sub.items, per_subtask, salt=self.name) if per_subtask
+                     else sub.items_for(profile, self.name))
+            chosen.extend((sub, item) for item in items)
         return chosen
 
 

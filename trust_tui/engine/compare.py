@@ -174,7 +174,7 @@ def comparability_problems(runs: Sequence[Mapping[str, Any]]) -> list[str]:
         if run["profile"] != reference["profile"]:
             what.append(f"profile {run['profile']} vs {reference['profile']}")
         spec_a, spec_b = json.loads(reference["spec"] or "{}"), json.loads(run["spec"] or "{}")
-        for key in ("dimensions", "subtasks", "generation"):
+        for key in ("dimensions", "subtasks", "generation", "per_subtask"):
             if spec_a.get(key) != spec_b.get(key):
                 what.append(key)
         if run["template_source"] != reference["template_source"]:

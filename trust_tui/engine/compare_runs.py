@@ -21,7 +21,7 @@ from trust_tui.errors import TrustError
 def _reusable_run(store: Store, model_id: str, spec, bundle) -> dict | None:
     """The latest finished run of this model with this spec: nothing to generate or load."""
     wanted = {"dimensions": list(spec.dimensions), "subtasks": list(spec.subtasks),
-              "generation": dict(spec.generation)}
+              "generation": dict(spec.generation), "per_subtask": getattr(spec, "per_subtask", None)}
     for run in store.runs(model_id, limit=200):
         if (run["status"] != "finished" or run["bundle"] != bundle.name
                 or run["bundle_hash"] != bundle.content_hash or run["profile"] != spec.profile):

@@ -33,6 +33,9 @@ class RunSpec:
     dimensions: tuple[str, ...] = ()
     subtasks: tuple[str, ...] = ()
     generation: Mapping[str, Any] = field(default_factory=dict)  # sampler overrides for every sub-task
+    # Items per sub-task instead of the profile's (budget mode, engine/budget.py): the bundle's own
+    # label-balanced, pair-keeping selection at that size. None: the profile decides.
+    per_subtask: int | None = None
 
 
 # --------------------------------------------------------------------------- events
@@ -161,6 +164,7 @@ def spec_hash(spec: RunSpec, bundle: bundle_mod.Bundle, backend: Backend) -> str
         "bundle": [bundle.name, bundle.version, bundle.content_hash],
         "profile": spec.profile, "dimensions": sorted(spec.dimensions),
         "subtasks": sorted(spec.subtasks), "generation": dict(spec.generation),
+        **({"per_subtask": spec.per_subtask} if spec.per_subtask else {}),
     }))
 
 
@@ -174,6 +178,7 @@ def comparability_hash(bundle: bundle_mod.Bundle, spec: RunSpec, snapshots: list
         "bundle": [bundle.name, bundle.version, bundle.content_hash],
         "profile": spec.profile, "dimensions": sorted(spec.dimensions),
         "subtasks": sorted(spec.subtasks),
+        **({"per_subtask": spec.per_subtask} if spec.per_subtask else {}),
         "scoring": [[s["id"], s["scorer"], s["scorer_version"], s["scorer_options"],
                      s["aggregate"], s["aggregate_options"], s["generation"]] for s in snapshots],
         "template": template_source, "key_version": KEY_VERSION,
@@ -223,7 +228,8 @@ class Runner:
     def plan(self) -> list[_Planned]:
         overrides = dict(self.spec.generation)
         planned = []
-        for sub, item in self.bundle.select(self.spec.profile, self.spec.dimensions, self.spec.subtasks):
+        for sub, item in self.bundle.select(self.spec.profile, self.spec.dimensions, self.spec.subtasks,
+                                            per_subtask=self.spec.per_subtask):
             try:
                 settings = sub.generation.merged(overrides)
             except KeyError as exc:
@@ -258,6 +264,7 @@ class Runner:
                     "bundle": self.spec.bundle, "profile": self.spec.profile,
                     "dimensions": list(self.spec.dimensions), "subtasks": list(self.spec.subtasks),
                     "generation": overrides, "model_path": self.model_record.get("path"),
+                    **({"per_subtask": self.spec.per_subtask} if self.spec.per_subtask else {}),
                 }),
                 "model_id": info.model_id, "model_path": self.model_record.get("path", ""),
                 "model_name": self.model_record.get("file_name", info.model_name),

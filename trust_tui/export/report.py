@@ -35,6 +35,8 @@ def reproduce_command(run: dict) -> str:
         parts += ["--dimension", dim]
     for sub in spec.get("subtasks") or []:
         parts += ["--subtask", sub]
+    if spec.get("per_subtask"):
+        parts += ["--per-subtask", str(spec["per_subtask"])]
     generation = spec.get("generation") or {}
     if "temperature" in generation:
         parts += ["--temperature", str(generation["temperature"])]

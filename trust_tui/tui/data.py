@@ -44,11 +44,7 @@ class ModelRow:
         return str(self.path)
 
 
-@dataclass(frozen=True)
-class Estimate:
-    seconds: float | None
-    items: int
-    basis: str
+from trust_tui.engine.budget import Estimate  # noqa: E402  (re-exported for the screens)
 
 
 @dataclass
@@ -221,33 +217,10 @@ def bundle_names(current: str) -> list[str]:
 
 
 def estimate(store, model_id: str | None, workload: list) -> Estimate:
-    """Time for ``workload`` ((sub-task, item) pairs) from the throughput of past runs.
+    """Time for ``workload`` from the throughput of past runs (the engine's estimate, budget.py)."""
+    from trust_tui.engine.budget import estimate as engine_estimate
 
-    Throughput is tokens_generated / gen_seconds of past runs (of this model when it is known,
-    else of any model); with batched decoding the per-sequence times overlap, so the wall time
-    bounds it. Answers already in the cache make the real run shorter.
-    """
-    n_items = len(workload)
-    runs = [r for r in (store.runs(model_id) if model_id else []) if r["tokens_generated"]]
-    scope = "this model"
-    if not runs:
-        runs = [r for r in store.runs() if r["tokens_generated"]]
-        scope = "other models"
-    if not runs:
-        return Estimate(None, n_items, "no past runs to estimate from yet")
-    tokens = sum(r["tokens_generated"] for r in runs)
-    seconds = sum(min(r["gen_seconds"] or 0.0, r["wall_seconds"] or math.inf) for r in runs)
-    generated = sum(r["generated"] for r in runs) or 1
-    if seconds <= 0 or tokens <= 0:
-        return Estimate(None, n_items, "no past throughput to estimate from yet")
-    rate = tokens / seconds
-    per_item = tokens / generated
-    max_tokens = [sub.generation.max_tokens for sub, _ in workload]
-    if max_tokens:  # past items may have been shorter or longer than these
-        per_item = min(per_item, sum(max_tokens) / len(max_tokens))
-    total = n_items * per_item / rate
-    return Estimate(total, n_items, f"{rate:.0f} tok/s over {len(runs)} past run"
-                    f"{'s' if len(runs) != 1 else ''} of {scope}")
+    return engine_estimate(store, model_id, workload)
 
 
 # --------------------------------------------------------------------------- drill-down

@@ -60,7 +60,7 @@ def run_judged(model: str | Path | None, spec: RunSpec, options: api.BackendOpti
             from trust_tui.engine import bundles
 
             bundle = bundles.load(spec.bundle)
-            workload = bundle.select(spec.profile, spec.dimensions, spec.subtasks)
+            workload = bundle.select(spec.profile, spec.dimensions, spec.subtasks, per_subtask=spec.per_subtask)
             stage("loading model")
             backend = api.open_backend(audited, options, workload, spec.generation, on_stage=stage)
             try:
