@@ -65,3 +65,15 @@ def test_hostile_metadata_is_one_printable_line(tmp_path):
     path = write_gguf(tmp_path / "evil.gguf", [("general.quantized_by", 8, _s("x\x1b]0;pwned\x07\nrow|" + "a" * 500))])
     (label, value), = provenance.of_info(gguf.read_info(path)).fields
     assert "\x1b" not in value and "\n" not in value and "\x07" not in value and len(value) <= 200
+
+
+def test_the_models_screen_row_carries_what_the_file_states(tmp_path, store):
+    from trust_tui.engine.discovery import Found
+    from trust_tui.tui import data
+
+    stated = write_gguf(tmp_path / "q.gguf", [("general.quantized_by", 8, _s("someone")),
+                                            ("quantize.imatrix.dataset", 8, _s("wiki.train"))])
+    row = data.read_model_row(Found(stated, stated.name, "path"), store)
+    assert row.provenance == "quantized by: someone · imatrix dataset: wiki.train"
+    bare = write_gguf(tmp_path / "bare.gguf", [])
+    assert data.read_model_row(Found(bare, bare.name, "path"), store).provenance == ""

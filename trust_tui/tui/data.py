@@ -38,13 +38,11 @@ class ModelRow:
     last_when: float | None = None
     last_run_id: int | None = None
     error: str = ""
+    provenance: str = ""  # what the GGUF says of its origin (quantizer, imatrix ...), when it says anything
 
     @property
     def key(self) -> str:
         return str(self.path)
-
-
-from trust_tui.engine.budget import Estimate  # noqa: E402  (re-exported for the screens)
 
 
 @dataclass
@@ -150,7 +148,7 @@ def last_result(store, model_id: str) -> tuple[float | None, float | None, int |
 
 
 def read_model_row(entry, store) -> ModelRow:
-    from trust_tui.engine import gguf
+    from trust_tui.engine import gguf, provenance
     from trust_tui.errors import TrustError
 
     try:
@@ -166,6 +164,7 @@ def read_model_row(entry, store) -> ModelRow:
         size=info.size, parameters=info.parameters, architecture=info.architecture,
         context_length=info.context_length, has_chat_template=info.has_chat_template,
         model_id=model_id, last_score=score, last_when=when_ts, last_run_id=run_id,
+        provenance=" · ".join(f"{label}: {value}" for label, value in provenance.of_info(info).fields),
     )
 
 
@@ -216,7 +215,7 @@ def bundle_names(current: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def estimate(store, model_id: str | None, workload: list) -> Estimate:
+def estimate(store, model_id: str | None, workload: list):
     """Time for ``workload`` from the throughput of past runs (the engine's estimate, budget.py)."""
     from trust_tui.engine.budget import estimate as engine_estimate
 

@@ -179,6 +179,9 @@ class ModelsScreen(Screen):
                         style="" if row.has_chat_template else "yellow")
             if row.last_run_id:
                 text.append(f" · last run #{row.last_run_id}")
+            if row.provenance:  # quantizer, source, imatrix: what the file itself states
+                text.append("\n")
+                text.append_text(safe(row.provenance, "dim", single_line=True))
         detail.update(text)
 
     def _usable(self, action: str) -> data.ModelRow | None:
