@@ -180,7 +180,7 @@ class ModelsScreen(Screen):
             if row.last_run_id:
                 text.append(f" · last run #{row.last_run_id}")
             if row.provenance:  # quantizer, source, imatrix: what the file itself states
-                text.append("\n")
+                text.append(" · ")
                 text.append_text(safe(row.provenance, "dim", single_line=True))
         detail.update(text)
 
