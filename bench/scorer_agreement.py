@@ -93,17 +93,8 @@ def load_corpus(folder: Path) -> list[dict]:
     return records
 
 
-def cohen_kappa(gold: Sequence[str], got: Sequence[str]) -> float | None:
-    """Cohen's kappa of two labelings; None when it is undefined (chance agreement is 1)."""
-    n = len(gold)
-    if n == 0:
-        return None
-    observed = sum(1 for a, b in zip(gold, got) if a == b) / n
-    gold_counts, got_counts = Counter(gold), Counter(got)
-    expected = sum(gold_counts[c] * got_counts[c] for c in set(gold) | set(got)) / (n * n)
-    if expected >= 1.0:
-        return None
-    return (observed - expected) / (1.0 - expected)
+# Cohen's kappa: the judge's calibration computes the same statistic, so there is one of it.
+from trust_tui.engine.judge.calibrate import cohen_kappa  # noqa: E402
 
 
 def binary(label: str) -> str:

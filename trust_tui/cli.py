@@ -18,16 +18,9 @@ from trust_tui.errors import Cancelled, TrustError
 
 
 def _console(stderr: bool = False):
-    import os
+    from trust_tui.render import console
 
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    if not stream.isatty() and "COLUMNS" not in os.environ:
-        # Piped (`trust-tui runs > file`, `| tee log`): Rich would wrap tables at 80 columns and
-        # break names over lines; a file has no width, so lay tables out at their natural width.
-        return Console(stderr=stderr, highlight=False, width=1000)
-    return Console(stderr=stderr, highlight=False)
+    return console(stderr)
 
 
 def _t(value: object) -> str:

@@ -12,7 +12,7 @@ from trust_tui.errors import TrustError
 
 
 def _console():
-    from trust_tui.cli import _console as console
+    from trust_tui.render import console
 
     return console()
 

@@ -4,7 +4,6 @@ answers always goes through ``_t``: no Rich markup, no terminal escape sequences
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,6 +18,19 @@ from trust_tui.sanitize import inert
 def _t(value: object) -> str:
     """Outside text for a Rich line: terminal sequences removed, markup escaped, one line."""
     return escape(inert(value, single_line=True))
+
+
+def console(stderr: bool = False) -> Console:
+    """The CLI's console (cli.py and cli_review.py both print through it)."""
+    import os
+    import sys
+
+    stream = sys.stderr if stderr else sys.stdout
+    if not stream.isatty() and "COLUMNS" not in os.environ:
+        # Piped (`trust-tui runs > file`, `| tee log`): Rich would wrap tables at 80 columns and
+        # break names over lines; a file has no width, so lay tables out at their natural width.
+        return Console(stderr=stderr, highlight=False, width=1000)
+    return Console(stderr=stderr, highlight=False)
 
 
 def _when(ts: float | None) -> str:

@@ -22,18 +22,22 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-@lru_cache(maxsize=1)
-def gpu_name() -> str | None:
+def nvidia_smi(field: str) -> list[str] | None:
+    """One line per GPU of ``nvidia-smi --query-gpu=FIELD`` (no header, no units); None without one."""
     smi = shutil.which("nvidia-smi")
     if not smi:
         return None
     try:
-        out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"],
+        out = subprocess.run([smi, f"--query-gpu={field}", "--format=csv,noheader,nounits"],
                              capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
-    names = [line.strip() for line in out.stdout.splitlines() if line.strip()]
-    return ", ".join(names) or None
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()]
+
+
+@lru_cache(maxsize=1)
+def gpu_name() -> str | None:
+    return ", ".join(nvidia_smi("name") or []) or None
 
 
 def cpu_count() -> int:

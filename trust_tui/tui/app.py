@@ -115,6 +115,10 @@ class TrustApp(App):
         self.push_screen(screen, callback)
         return screen
 
+    def quick_run(self, model) -> RunScreen | None:
+        """What `r` on the models screen does: the configured bundle and profile, every dimension."""
+        return self.start_run(model, default_spec(self.config), None)
+
     def start_run(self, model, spec, options=None, replace: bool = False) -> RunScreen | None:
         """Open the run screen for ``model`` and start ``spec`` on it."""
         if not self.engine_idle.is_set():

@@ -9,8 +9,6 @@ is closed once its answers are in, and only then is the judge loaded.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass
 
 from trust_tui.engine import models
@@ -53,14 +51,11 @@ def free_ram_bytes() -> int | None:
 
 
 def free_gpu_bytes() -> int | None:
-    smi = shutil.which("nvidia-smi")
-    if not smi:
-        return None
+    from trust_tui.engine.hardware import nvidia_smi
+
     try:
-        out = subprocess.run([smi, "--query-gpu=memory.free", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=5)
-        values = [int(v.strip()) for v in out.stdout.splitlines() if v.strip()]
-    except (OSError, subprocess.SubprocessError, ValueError):
+        values = [int(v) for v in nvidia_smi("memory.free") or []]
+    except ValueError:
         return None
     return min(values) * 1024 * 1024 if values else None
 

@@ -201,11 +201,9 @@ class ModelsScreen(Screen):
     # ------------------------------------------------------------------ actions
 
     def action_quick_run(self) -> None:
-        from trust_tui.tui.app import default_spec
-
         row = self._usable("quick_run")
         if row is not None:
-            self.app.start_run(row, default_spec(self.app.config), None)
+            self.app.quick_run(row)
 
     def action_setup(self) -> None:
         row = self._usable("setup")
