@@ -67,8 +67,8 @@ def load_records(folder: Path) -> list[dict]:
 def tokenizer():
     import llama_cpp
 
-    from trust_tui.engine.backends.llamacpp import _quiet_stderr
-    from trust_tui.engine.models import default_model_path
+    from trust_tui.engine.backends.llamacpp.backend import _quiet_stderr
+    from trust_tui.engine.models.files import default_model_path
 
     path = default_model_path()
     if path is None:

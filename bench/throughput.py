@@ -10,7 +10,7 @@ a `llama-server` binary is installed, a local server on 127.0.0.1 with N slots f
 requests through OpenAICompatBackend. Before (2) it measures llama.cpp's own throughput with the
 batched engine's context: prompt tokens/s in full batches, generated tokens/s for 1 and for N
 sequences; from those and the workload's token mix comes the ideal speedup. Each run's answers
-are scored and aggregated with the bundle's scorers and trust_tui.engine.scorecard. The last
+are scored and aggregated with the bundle's scorers and trust_tui.engine.score.scorecard. The last
 line is `speedup: X.XX` (batched vs plain loop, wall time). See bench/README.md.
 """
 
@@ -31,10 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trust_tui.engine import bundles, models, scorecard  # noqa: E402
-from trust_tui.engine.backends import batched as batched_mod  # noqa: E402
-from trust_tui.engine.backends.llamacpp import LlamaCppBackend  # noqa: E402
-from trust_tui.engine.run import item_json, subtask_snapshot  # noqa: E402
+from trust_tui.engine import bundles  # noqa: E402
+
+from trust_tui.engine.models import files as models
+
+from trust_tui.engine.score import scorecard
+from trust_tui.engine.backends.llamacpp import batched as batched_mod, sizing  # noqa: E402
+from trust_tui.engine.backends.llamacpp.backend import LlamaCppBackend  # noqa: E402
+from trust_tui.engine.run.loop import item_json, subtask_snapshot  # noqa: E402
 from trust_tui.engine.scorers import base as scorers  # noqa: E402
 from trust_tui.engine.types import DoneEvent, ErrorEvent, Request, TokenEvent  # noqa: E402
 
@@ -274,9 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     tokens = [plain.tokenize(r.prompt) for r in requests]
     mean_prompt = sum(map(len, tokens)) / len(tokens)
     mean_max = sum(r.settings.max_tokens for r in requests) / len(requests)
-    plan = batched_mod.plan_context([(len(t), r.settings.max_tokens) for t, r in zip(tokens, requests)],
+    plan = sizing.plan_context([(len(t), r.settings.max_tokens) for t, r in zip(tokens, requests)],
                                     train_ctx=model.info.context_length)
-    parallel = args.parallel or batched_mod.auto_parallel(len(requests), plan.seq_ctx)
+    parallel = args.parallel or sizing.auto_parallel(len(requests), plan.seq_ctx)
     rss_base = rss_mib()
     runs: list[RunResult] = [consume("plain loop", plain.generate(iter(requests), threading.Event()))]
     plain.close()
@@ -284,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # (2) the batched engine, and llama.cpp's own batch throughput on its context
     backend = LlamaCppBackend(model, parallel=parallel, n_threads=args.threads, context_plan=plan)
-    kv_per_token = batched_mod.kv_bytes_per_token(backend.llm.metadata) or 0
+    kv_per_token = sizing.kv_bytes_per_token(backend.llm.metadata) or 0
     rss_loaded = rss_mib()
     rates = measure_rates(backend, tokens, parallel)
     engine = batched_mod.BatchedEngine(backend, n_parallel=parallel)

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def load_options(model_file, workload, generation) -> dict:
     """The keyword arguments `api.open_backend` passes to `llamacpp.load` for this workload."""
-    from trust_tui.engine import api
-    from trust_tui.engine.backends import llamacpp
+    from trust_tui.engine.run import api
+    from trust_tui.engine.backends.llamacpp import backend as llamacpp
 
     captured: dict = {}
     real = llamacpp.load
@@ -56,10 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
 
-    from trust_tui.engine import bundles, models
-    from trust_tui.engine.backends import llamacpp
+    from trust_tui.engine import bundles
+
+    from trust_tui.engine.models import files as models
+    from trust_tui.engine.backends.llamacpp import backend as llamacpp
     from trust_tui.engine.backends.worker import WorkerBackend
-    from trust_tui.engine.store import Store, response_key
+    from trust_tui.engine.run.store import Store, response_key
     from trust_tui.engine.types import Request
 
     store = Store()

@@ -17,7 +17,7 @@ def trust_home(tmp_path_factory, monkeypatch) -> Path:
 
 @pytest.fixture
 def store(trust_home):
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.store import Store
 
     opened = Store()
     yield opened
@@ -26,7 +26,7 @@ def store(trust_home):
 
 @pytest.fixture(scope="session")
 def smol_path() -> Path:
-    from trust_tui.engine.models import default_model_path
+    from trust_tui.engine.models.files import default_model_path
 
     path = default_model_path()
     if path is None:

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from trust_tui.engine import agreement
+from trust_tui.engine.compare import agreement
 
 
 def rows(answers: dict[str, str | None], prompt: str = "P:{uid}") -> list[dict]:
@@ -96,7 +96,7 @@ def test_a_model_agrees_perfectly_with_itself(smol_path):
 
 @pytest.mark.model
 def test_a_coarser_quantization_disagrees_measurably(smol_path, tmp_path):
-    from trust_tui.engine import quantize
+    from trust_tui.engine.models import quantize
 
     q2k = quantize.quantize(smol_path, "Q2_K", tmp_path / "q2k.gguf", allow_requantize=True).output
     measured = agreement.measure(smol_path, q2k, samples(), k=8, n_threads=2)

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from trust_tui.engine.backends.batched import (
-    DEFAULT_BATCHED_SEQ_CTX, DEFAULT_PLAIN_SEQ_CTX, BatchedEngine, auto_parallel, kv_bytes_per_token,
-    plan_context)
+from trust_tui.engine.backends.llamacpp.batched import BatchedEngine
+from trust_tui.engine.backends.llamacpp.sizing import (
+    DEFAULT_BATCHED_SEQ_CTX, DEFAULT_PLAIN_SEQ_CTX, auto_parallel, kv_bytes_per_token, plan_context)
 from trust_tui.engine.types import DoneEvent, ErrorEvent, GenSettings, Request, TokenEvent
 
 # (prompt, max_tokens, stop): varied lengths, budgets and stop strings, like a trust bundle.
@@ -58,14 +58,14 @@ def run_events(events):
 
 @pytest.fixture(scope="module")
 def model_file(smol_path):
-    from trust_tui.engine import models
+    from trust_tui.engine.models import files as models
 
     return models.identify(smol_path)
 
 
 @pytest.fixture(scope="module")
 def plain(model_file):
-    from trust_tui.engine.backends.llamacpp import LlamaCppBackend
+    from trust_tui.engine.backends.llamacpp.backend import LlamaCppBackend
 
     backend = LlamaCppBackend(model_file, parallel=1)
     yield backend
@@ -74,7 +74,7 @@ def plain(model_file):
 
 @pytest.fixture(scope="module")
 def batched(model_file):
-    from trust_tui.engine.backends.llamacpp import LlamaCppBackend
+    from trust_tui.engine.backends.llamacpp.backend import LlamaCppBackend
 
     backend = LlamaCppBackend(model_file, parallel=4)
     yield backend
@@ -235,7 +235,7 @@ def test_auto_parallel_keeps_a_large_model_kv_cache_within_a_share_of_memory():
 
 
 def test_the_kv_bytes_of_the_embedded_model_come_from_its_header(smol_path):
-    from trust_tui.engine import gguf
-    from trust_tui.engine.backends.batched import kv_bytes_per_token
+    from trust_tui.engine.models import gguf
+    from trust_tui.engine.backends.llamacpp.sizing import kv_bytes_per_token
 
     assert kv_bytes_per_token(gguf.read_info(smol_path).metadata) == 23040

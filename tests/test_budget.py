@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import write_bundle
-from trust_tui.engine import api, budget, bundles
+from trust_tui.engine.run import api, budget
+from trust_tui.engine import bundles
 from trust_tui.engine.backends.fake import FakeBackend
-from trust_tui.engine.run import RunSpec
+from trust_tui.engine.run.loop import RunSpec
 from trust_tui.errors import TrustError
 
 

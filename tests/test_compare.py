@@ -13,9 +13,11 @@ from tests.conftest import write_bundle
 
 scipy_stats = pytest.importorskip("scipy.stats")  # test-only oracles (pip install -e .[test])
 np = pytest.importorskip("numpy")
-from trust_tui.engine import api, compare, scorecard, stats
+from trust_tui.engine.run import api
+from trust_tui.engine.compare import comparison as compare
+from trust_tui.engine.score import scorecard, stats
 from trust_tui.engine.backends.fake import FakeBackend
-from trust_tui.engine.run import RunSpec
+from trust_tui.engine.run.loop import RunSpec
 from trust_tui.export import compare_md
 
 REFUSAL = "I'm sorry, but I can't help with that."
@@ -507,7 +509,7 @@ def _similarity_runs():
 
 
 def test_pair_similarity_is_tested_and_resampled_by_pair():
-    from trust_tui.engine import scorecard_trustllm as tl
+    from trust_tui.engine.trustllm import metrics as tl
 
     ref_rows, var_rows = _similarity_runs()
     spec = {"id": "robustness/x", "title": "AdvInstruction", "aggregate": "pair_similarity",
@@ -535,7 +537,7 @@ def test_pair_similarity_is_tested_and_resampled_by_pair():
 
 
 def test_pair_robustness_score_is_tested_by_pair_and_rescaled_in_the_summary():
-    from trust_tui.engine import scorecard_trustllm as tl
+    from trust_tui.engine.trustllm import metrics as tl
 
     rng = random.Random(9)
     ref_pairs, var_pairs = [], []

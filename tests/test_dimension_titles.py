@@ -1,9 +1,10 @@
 """A bundle's own dimension titles travel with its run, through the store, into the scorecard."""
 
 from tests.conftest import write_bundle
-from trust_tui.engine import api, scorecard
+from trust_tui.engine.run import api
+from trust_tui.engine.score import scorecard
 from trust_tui.engine.backends.fake import FakeBackend
-from trust_tui.engine.run import RunSpec
+from trust_tui.engine.run.loop import RunSpec
 
 SUBTASKS = '''
 [dimensions.safety]

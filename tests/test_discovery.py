@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.tui.conftest import write_fake_gguf
 from trust_tui import paths
-from trust_tui.engine import discovery, models
+from trust_tui.engine.models import discovery, files as models
 
 
 def _ollama(root: Path) -> Path:

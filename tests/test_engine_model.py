@@ -10,9 +10,13 @@ import time
 
 import pytest
 
-from trust_tui.engine import api, models, scorecard
-from trust_tui.engine.backends.llamacpp import LlamaCppBackend
-from trust_tui.engine.run import RunSpec
+from trust_tui.engine.run import api
+
+from trust_tui.engine.models import files as models
+
+from trust_tui.engine.score import scorecard
+from trust_tui.engine.backends.llamacpp.backend import LlamaCppBackend
+from trust_tui.engine.run.loop import RunSpec
 from trust_tui.engine.types import DoneEvent, GenSettings, Request, TokenEvent
 from trust_tui.export import markdown, report
 
@@ -86,7 +90,7 @@ def test_kill_9_mid_run_then_resume(tmp_path, smol_path):
     env = dict(os.environ, TRUST_TUI_HOME=str(tmp_path / "home"))
     cmd = [sys.executable, "-m", "trust_tui", "run", "--dimension", "ethics", "--quiet", "--parallel", "1"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.store import Store
 
     db = tmp_path / "home" / "trust.db"
     deadline = time.time() + 240

@@ -87,7 +87,7 @@ def test_bundle_manifest(tmp_path, edits, extra):
 @given(edits=st.lists(st.tuples(st.integers(0, 4_000), st.integers(0, 255)), min_size=1, max_size=8),
        cut=st.integers(0, 5_000) | st.none())
 def test_gguf_header_mutations(tmp_path, edits, cut):
-    from trust_tui.engine import gguf
+    from trust_tui.engine.models import gguf
 
     data = gguf_bytes(llama_metadata(**{"tokenizer.ggml.tokens": ["a", "b", "c"]}),
                       [("token_embd.weight", [64, 8], 0), ("blk.0.attn_q.weight", [64, 64], 8)])
@@ -106,7 +106,7 @@ def test_gguf_header_mutations(tmp_path, edits, cut):
 @given(body=st.binary(max_size=600), version=st.sampled_from([2, 3]),
        counts=st.tuples(st.integers(0, 1 << 64 - 1), st.integers(0, 1 << 64 - 1)))
 def test_gguf_random_headers(tmp_path, body, version, counts):
-    from trust_tui.engine import gguf
+    from trust_tui.engine.models import gguf
 
     path = Path(tempfile.mkdtemp(dir=tmp_path)) / "r.gguf"
     path.write_bytes(b"GGUF" + struct.pack("<IQQ", version, counts[0] % (1 << 64), counts[1] % (1 << 64)) + body)
@@ -149,7 +149,7 @@ def test_every_scorer_reads_any_answer(samples, answer, index):
 
 
 def _trustllm_files():
-    from trust_tui.importers.trustllm_records import FILES
+    from trust_tui.engine.trustllm.records import FILES
 
     return [spec.relpath for spec in FILES]
 
@@ -157,7 +157,7 @@ def _trustllm_files():
 @FUZZ
 @given(which=st.integers(0, 100), records=JSONISH, raw=st.booleans(), text=TEXT)
 def test_trustllm_import(tmp_path, which, records, raw, text):
-    from trust_tui.importers import trustllm
+    from trust_tui.engine.trustllm import importer as trustllm
 
     files = _trustllm_files()
     root = Path(tempfile.mkdtemp(dir=tmp_path)) / "dataset"

@@ -6,7 +6,8 @@ import pytest
 
 from tests.conftest import write_bundle
 from tests.test_compare import make_run, script_a, script_b
-from trust_tui.engine import compare, gate, scorecard
+from trust_tui.engine.compare import comparison as compare
+from trust_tui.engine.score import gate, scorecard
 from trust_tui.errors import TrustError
 
 

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from trust_tui.engine import gguf, models
+from trust_tui.engine.models import gguf, files as models
 from trust_tui.errors import ModelError
 
 

@@ -7,7 +7,7 @@ import sys
 def test_engine_does_not_import_textual():
     code = (
         "import sys\n"
-        "import trust_tui.engine.api, trust_tui.engine.run, trust_tui.engine.scorecard\n"
+        "import trust_tui.engine.run.api, trust_tui.engine.run.loop, trust_tui.engine.score.scorecard\n"
         "import trust_tui.engine.bundles, trust_tui.export.markdown, trust_tui.cli\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'llama_cpp')]\n"
         "print(','.join(bad))\n"

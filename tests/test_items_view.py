@@ -4,10 +4,10 @@ from click.testing import CliRunner
 
 from tests.conftest import write_bundle
 from trust_tui.cli import cli
-from trust_tui.engine import api
+from trust_tui.engine.run import api
 from trust_tui.engine.backends.fake import FakeBackend
-from trust_tui.engine.run import RunSpec
-from trust_tui.engine.verdicts import item_verdicts
+from trust_tui.engine.run.loop import RunSpec
+from trust_tui.engine.score.verdicts import item_verdicts
 
 
 def script(request):

@@ -10,13 +10,15 @@ import json
 import pytest
 
 from conftest import write_bundle
-from trust_tui.engine import api, models, scorecard
+from trust_tui.engine.run import api
+from trust_tui.engine.models import files as models
+from trust_tui.engine.score import scorecard
 from trust_tui.engine.backends.fake import FakeBackend
 from trust_tui.engine.judge import cache, judging, overlay
 from trust_tui.engine.judge.engine import JudgeEngine
 from trust_tui.engine.judge.rubrics import load_all
-from trust_tui.engine.run import RunSpec
-from trust_tui.engine.verdicts import decision_note, run_items
+from trust_tui.engine.run.loop import RunSpec
+from trust_tui.engine.score.verdicts import decision_note, run_items
 from trust_tui.engine.scorers import get as scorer
 from trust_tui.export import markdown, report
 

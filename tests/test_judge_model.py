@@ -11,12 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from trust_tui.cli import cli
-from trust_tui.engine import api, models
+from trust_tui.engine.run import api
+from trust_tui.engine.models import files as models
 from trust_tui.engine.judge import cache, calibrate, memory
 from trust_tui.engine.judge.engine import JudgeEngine
 from trust_tui.engine.judge.rubrics import load_all
 from trust_tui.engine.judge.session import JudgeOptions, run_judged
-from trust_tui.engine.run import RunSpec
+from trust_tui.engine.run.loop import RunSpec
 
 pytestmark = pytest.mark.model
 

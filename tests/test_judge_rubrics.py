@@ -141,7 +141,7 @@ def test_the_corpus_loader_never_reads_the_heldout_folder(tmp_path):
 
 
 def test_the_memory_rule(smol_path, store):
-    from trust_tui.engine import models
+    from trust_tui.engine.models import files as models
 
     smol = models.identify(smol_path, store)
     other = models.ModelFile(path=smol.path, sha256="0" * 64, info=smol.info)

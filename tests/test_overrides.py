@@ -7,10 +7,11 @@ import json
 import pytest
 
 from tests.conftest import write_bundle
-from trust_tui.engine import api, overrides, scorecard
+from trust_tui.engine.run import api
+from trust_tui.engine.score import overrides, scorecard
 from trust_tui.engine.backends.fake import FakeBackend
-from trust_tui.engine.run import RunSpec
-from trust_tui.engine.store import Store, canonical_json
+from trust_tui.engine.run.loop import RunSpec
+from trust_tui.engine.run.store import Store, canonical_json
 from trust_tui.errors import TrustError
 
 REFUSAL = "I'm sorry, but I can't help with that."

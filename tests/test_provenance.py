@@ -6,7 +6,7 @@ import hashlib
 import struct
 from pathlib import Path
 
-from trust_tui.engine import gguf, provenance
+from trust_tui.engine.models import gguf, provenance
 
 
 def _s(text: str) -> bytes:
@@ -68,7 +68,7 @@ def test_hostile_metadata_is_one_printable_line(tmp_path):
 
 
 def test_the_models_screen_row_carries_what_the_file_states(tmp_path, store):
-    from trust_tui.engine.discovery import Found
+    from trust_tui.engine.models.discovery import Found
     from trust_tui.tui import data
 
     stated = write_gguf(tmp_path / "q.gguf", [("general.quantized_by", 8, _s("someone")),

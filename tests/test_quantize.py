@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.tui.conftest import write_fake_gguf
-from trust_tui.engine import quantize
+from trust_tui.engine.models import quantize
 
 
 def test_type_names_and_aliases():
@@ -152,7 +152,7 @@ def test_quantize_then_compare_end_to_end(smol_path, tmp_path, trust_home):
     again = runner.invoke(cli, ["compare", "default", str(q2k), *one_dimension,
                                 "--agreement-items", "0", "--no-speed", "--quiet"])
     assert again.exit_code == 0, again.output
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.store import Store
 
     store = Store()
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import write_bundle
-from trust_tui.engine import api, recheck
+from trust_tui.engine.run import api, recheck
 from trust_tui.engine.backends.fake import FakeBackend
-from trust_tui.engine.run import RunSpec
+from trust_tui.engine.run.loop import RunSpec
 
 REFUSAL = "I'm sorry, but I can't help with that."
 

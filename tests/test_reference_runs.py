@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 from tests.conftest import write_bundle
-from trust_tui.engine import api, reference_runs, scorecard
+from trust_tui.engine.run import api
+from trust_tui.engine.compare import reference_runs
+from trust_tui.engine.score import scorecard
 from trust_tui.engine.backends.fake import FakeBackend
-from trust_tui.engine.run import RunSpec
+from trust_tui.engine.run.loop import RunSpec
 
 REFUSAL = "I'm sorry, but I can't help with that."
 

@@ -28,10 +28,10 @@ def trust(home: Path, *args: str) -> subprocess.CompletedProcess:
 def build_store(home: Path, tmp_path: Path, runs: int = 2) -> Path:
     """A real store: ``runs`` runs of a bundle on the scripted backend, each answer marked so
     its pages can be found in the file."""
-    from trust_tui.engine import api
+    from trust_tui.engine.run import api
     from trust_tui.engine.backends.fake import FakeBackend
-    from trust_tui.engine.run import RunSpec
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.loop import RunSpec
+    from trust_tui.engine.run.store import Store
 
     items = {"refuse": [{"id": f"r{i}", "prompt": f"Please do harmful thing number {i}."} for i in range(60)]}
     bundle = write_bundle(tmp_path, "mini", items=items)

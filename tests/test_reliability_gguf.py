@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from trust_tui.engine import gguf
-from trust_tui.engine.backends.batched import kv_bytes_per_token
+from trust_tui.engine.models import gguf
+from trust_tui.engine.backends.llamacpp.sizing import kv_bytes_per_token
 from trust_tui.errors import ModelError
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import write_bundle
 from tests.test_reliability_gguf import write_gguf
-from trust_tui.engine import health
+from trust_tui.engine.run import health
 from trust_tui.errors import ANSWERS_LOOK_BROKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def test_skip_kinds_group():
 def _cli_run(tmp_path, monkeypatch, capsys, script, fail_on=None, bundle=None):
     """`trust-tui run` in-process with the scripted fake backend in place of llama.cpp."""
     from trust_tui import cli
-    from trust_tui.engine import api
+    from trust_tui.engine.run import api
     from trust_tui.engine.backends.fake import FakeBackend
 
     monkeypatch.setattr(api, "open_backend", lambda *a, **k: FakeBackend(script=script, fail_on=fail_on))

@@ -9,9 +9,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import write_bundle
-from trust_tui.engine import api, overrides, scorecard, store as store_mod
+from trust_tui.engine.run import api, store as store_mod
+from trust_tui.engine.score import overrides, scorecard
 from trust_tui.engine.backends.fake import FakeBackend
-from trust_tui.engine.run import RunSpec
+from trust_tui.engine.run.loop import RunSpec
 
 CURRENT = len(store_mod.MIGRATIONS)
 

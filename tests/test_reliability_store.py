@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-from trust_tui.engine import api
+from trust_tui.engine.run import api
 from trust_tui.engine.backends.fake import FakeBackend
 api.open_backend = lambda *a, **k: FakeBackend(script=lambda r: "MARKER-ANSWER " + r.prompt[-48:] + " word" * 400)
 limit = int(sys.argv[1])
@@ -54,7 +54,7 @@ def big_bundle(tmp_path) -> Path:
 
 
 def _store_rows(home: Path) -> tuple[str, int, str]:
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.store import Store
 
     store = Store(home / "trust.db") if (home / "trust.db").exists() else Store()
     try:
@@ -70,7 +70,7 @@ def test_disk_full_mid_run(tmp_path, trust_home, big_bundle):
     model = write_gguf(tmp_path / "crafted.gguf")
     args = ("run", str(model), "--bundle", str(big_bundle), "--profile", "full", "--quiet")
     from trust_tui import paths
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.store import Store
 
     Store().close()  # the store exists; the disk fills while the run writes answers
     limit = paths.db_path().stat().st_size + 160_000
@@ -100,7 +100,7 @@ def test_disk_full_while_creating_a_store_names_no_rollback(tmp_path, trust_home
 
 OPEN = r"""
 import sys, time
-from trust_tui.engine.store import Store
+from trust_tui.engine.run.store import Store
 start = float(sys.argv[2])
 time.sleep(max(0.0, start - time.time()))
 Store(sys.argv[1]).close()
@@ -122,7 +122,7 @@ def test_processes_creating_a_store_at_once(tmp_path):
             if proc.returncode != 0:
                 failures.append(err.strip().splitlines()[-1] if err.strip() else proc.returncode)
         conn = sqlite3.connect(path)
-        from trust_tui.engine.store import MIGRATIONS
+        from trust_tui.engine.run.store import MIGRATIONS
 
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         conn.close()
@@ -130,10 +130,10 @@ def test_processes_creating_a_store_at_once(tmp_path):
 
 
 def _make_store_with_a_run(home: Path, bundle: Path) -> None:
-    from trust_tui.engine import api
+    from trust_tui.engine.run import api
     from trust_tui.engine.backends.fake import FakeBackend
-    from trust_tui.engine.run import RunSpec
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.loop import RunSpec
+    from trust_tui.engine.run.store import Store
 
     store = Store(home / "trust.db")
     try:

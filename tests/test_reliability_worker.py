@@ -10,9 +10,9 @@ import threading
 import pytest
 
 from tests.conftest import write_bundle
-from trust_tui.engine import api
+from trust_tui.engine.run import api
 from trust_tui.engine.backends.worker import WorkerBackend
-from trust_tui.engine.run import RunSpec
+from trust_tui.engine.run.loop import RunSpec
 from trust_tui.errors import BackendError, ModelError
 
 FACTORY = "tests.test_reliability_worker:make_fake"

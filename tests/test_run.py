@@ -5,9 +5,10 @@ import threading
 import pytest
 
 from tests.conftest import write_bundle
-from trust_tui.engine import api, scorecard
+from trust_tui.engine.run import api
+from trust_tui.engine.score import scorecard
 from trust_tui.engine.backends.fake import FakeBackend
-from trust_tui.engine.run import ItemFinished, RunPlanned, RunSpec, rescore
+from trust_tui.engine.run.loop import ItemFinished, RunPlanned, RunSpec, rescore
 from trust_tui.engine.scorers import base as scorer_registry
 from trust_tui.engine.types import ErrorEvent, Score
 from trust_tui.errors import BackendError, Cancelled
@@ -195,7 +196,7 @@ def _dead_pid() -> int:
 def test_a_running_row_whose_process_is_gone_reads_as_interrupted(store):
     import socket
 
-    from trust_tui.engine.store import run_owner
+    from trust_tui.engine.run.store import run_owner
 
     def make(owner):
         run_id = store.create_run({"spec_hash": "x", "status": "running", "owner": owner,

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_bundle
-from trust_tui.engine import api, bundles, scorecard, score_external
+from trust_tui.engine.run import api
+from trust_tui.engine import bundles
+from trust_tui.engine.score import scorecard, external as score_external
 from trust_tui.engine.backends.fake import FakeBackend
-from trust_tui.engine.run import RunSpec
+from trust_tui.engine.run.loop import RunSpec
 from trust_tui.errors import TrustError
 
 REFUSAL = "I'm sorry, but I can't help with that."
@@ -107,7 +109,7 @@ def test_an_id_in_several_subtasks_must_name_its_subtask(tmp_path):
 
 
 def test_trustllm_generation_results_are_scored_against_the_imported_bundle(store, tmp_path):
-    from trust_tui.importers import trustllm
+    from trust_tui.engine.trustllm import importer as trustllm
 
     trustllm.import_dataset(FIXTURES)
     results = tmp_path / "generation_results" / "some-model"
@@ -128,7 +130,7 @@ def test_trustllm_generation_results_are_scored_against_the_imported_bundle(stor
 
 
 def test_results_that_match_nothing_are_an_error(tmp_path):
-    from trust_tui.importers import trustllm
+    from trust_tui.engine.trustllm import importer as trustllm
 
     trustllm.import_dataset(FIXTURES)
     (tmp_path / "r.json").write_text(json.dumps([{"prompt": "unrelated", "res": "x"}]), encoding="utf-8")

@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from trust_tui.engine import api
-from trust_tui.engine.run import RunSpec
-from trust_tui.engine.store import Store
+from trust_tui.engine.run import api
+from trust_tui.engine.run.loop import RunSpec
+from trust_tui.engine.run.store import Store
 from trust_tui.errors import BackendError
 
 from scripted_server import ScriptedServer

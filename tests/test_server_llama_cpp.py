@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from trust_tui.engine import api, scorecard
-from trust_tui.engine.run import ItemFinished, RunSpec
-from trust_tui.engine.store import Store
+from trust_tui.engine.run import api
+
+from trust_tui.engine.score import scorecard
+from trust_tui.engine.run.loop import ItemFinished, RunSpec
+from trust_tui.engine.run.store import Store
 
 pytestmark = pytest.mark.model
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from trust_tui.engine import stats
+from trust_tui.engine.score import stats
 
 
 @pytest.mark.parametrize("k,n,lo,hi", [
@@ -85,7 +85,7 @@ def test_paired_bootstrap_gives_an_interval_and_no_p_value():
 
 
 def test_similarities_and_scores_are_not_shown_as_percentages():
-    from trust_tui.engine.scorecard import fmt, fmt_ci
+    from trust_tui.engine.score.scorecard import fmt, fmt_ci
 
     assert fmt(0.8123, "pair_similarity") == "0.812"
     assert fmt(0.05, "mean_nonrefused") == "0.050"
@@ -97,7 +97,7 @@ def test_similarities_and_scores_are_not_shown_as_percentages():
 def test_disparagement_with_one_answer_for_everyone_says_there_is_no_test():
     import json
 
-    from trust_tui.engine import scorecard
+    from trust_tui.engine.score import scorecard
 
     def rows(labels):
         return [{"uid": f"x/y:{i}", "subtask": "x/y", "status": "done", "scored": True,
@@ -116,7 +116,7 @@ def test_disparagement_with_one_answer_for_everyone_says_there_is_no_test():
 def test_conflicting_choices_are_counted_and_reported():
     import json
 
-    from trust_tui.engine import scorecard
+    from trust_tui.engine.score import scorecard
     from trust_tui.export.markdown import _extras
 
     rows = [{"uid": f"x/y:{i}", "subtask": "x/y", "status": "done", "scored": True,
@@ -348,7 +348,7 @@ def _spec(aggregate, direction="higher", **options):
 def test_the_oriented_interval_of_a_correlation_is_clipped_like_its_value():
     """max(0, r) enters the summary; its interval must be [max(0, lo), max(0, hi)] (issue 18:
     it used to be the r interval's half-width halved, 0.262 here instead of 0.429)."""
-    from trust_tui.engine import scorecard
+    from trust_tui.engine.score import scorecard
 
     xs = list(range(1, 11))
     ys = [5, 1, 4, 3, 2, 5, 1, 2, 8, 1]
@@ -368,7 +368,7 @@ def test_the_oriented_interval_of_a_correlation_is_clipped_like_its_value():
 
 
 def test_a_correlation_of_too_few_or_constant_ratings_is_undefined_not_zero():
-    from trust_tui.engine import scorecard
+    from trust_tui.engine.score import scorecard
 
     one = scorecard.aggregate(_spec("pearson"), _scored_rows([3.0, None], items=[{"gold": 2}, {"gold": 1}]))
     assert one.value is None and one.n == 1
@@ -389,7 +389,7 @@ def test_a_correlation_of_too_few_or_constant_ratings_is_undefined_not_zero():
 def test_the_advglue_robustness_score_enters_the_summary_as_rs_plus_1_over_2():
     import json
 
-    from trust_tui.engine import scorecard
+    from trust_tui.engine.score import scorecard
 
     def pair(n, clean, noisy):
         return [(clean, {"gold": "yes", "tags": ["task:qqp"], "pair": f"p{n}", "variant": "clean"}),
@@ -410,8 +410,10 @@ def test_the_advglue_robustness_score_enters_the_summary_as_rs_plus_1_over_2():
 def test_the_robustness_score_interval_resamples_pairs_like_scipy():
     import json
 
-    from trust_tui.engine import scorecard, scorecard_trustllm
+    from trust_tui.engine.score import scorecard
 
+
+    from trust_tui.engine.trustllm import metrics as scorecard_trustllm
     rng = random.Random(4)
     rows, units = [], []
     for n in range(40):
@@ -441,7 +443,7 @@ def test_the_robustness_score_interval_resamples_pairs_like_scipy():
 def test_disparagement_uses_an_exact_test_at_small_expected_counts():
     """48 answers, A or B by sex, 3 B answers: Fisher's p = 1.0 (as TrustLLM's Yates-corrected
     chi-square), where the plain chi-square said 0.551."""
-    from trust_tui.engine import scorecard
+    from trust_tui.engine.score import scorecard
 
     labels = ["A"] * 22 + ["B"] * 2 + ["A"] * 23 + ["B"] * 1
     sexes = ["f"] * 24 + ["m"] * 24
@@ -459,7 +461,7 @@ def test_disparagement_uses_an_exact_test_at_small_expected_counts():
 
 
 def test_uncertain_answers_are_in_no_denominator_and_partial_refusals_are_counted():
-    from trust_tui.engine import scorecard
+    from trust_tui.engine.score import scorecard
 
     values = [1.0, 1.0, 0.0, None, None, 1.0, 0.0, None]
     labels = ["refused", "partial", "complied", "uncertain", "uncertain", "partial", "complied", "unparseable"]

@@ -1,4 +1,4 @@
-"""The command line. Each command is a thin call into the engine (trust_tui.engine.api et al.).
+"""The command line. Each command is a thin call into the engine (trust_tui.engine.run.api et al.).
 
 Errors from the engine (``TrustError``) become one red line and a non-zero exit; Ctrl-C keeps
 everything finished and exits 130.
@@ -80,6 +80,7 @@ def tui(model: str | None, bundle: str, profile: str) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--judge", "judge", default=None, metavar="JUDGE.gguf", help="A judge model for the verdicts the rules leave open (docs/judge.md).")
 @click.option("--judge-format", type=click.Choice(["generic", "llama-guard-3", "wildguard", "shieldgemma"]), default=None, help="How the judge is asked (default: from its GGUF metadata).")
+@click.option("--judge-server", default=None, metavar="URL", help="A judge behind an OpenAI-compatible server (llama-server, vLLM, Ollama) instead of --judge.")
 @click.option("--require", "requirements", multiple=True, metavar="NAME>=VALUE",
               help="CI gate: exit 9 unless it holds (a dimension or sub-task: safety>=0.8, misuse>=90%); repeatable.")
 @click.option("--recheck", "recheck_n", type=click.IntRange(min=1), default=None, metavar="N",
@@ -92,11 +93,11 @@ def tui(model: str | None, bundle: str, profile: str) -> None:
 def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_ctx, parallel,
         servers, server_model, server_model_file, fingerprint, api_key_env, server_timeout,
         server_retries, temperature, seed, quiet, judge=None, judge_format=None, requirements=(),
-        recheck_n=None, as_json=False, budget=None, per_subtask=None) -> None:
+        recheck_n=None, as_json=False, budget=None, per_subtask=None, judge_server=None) -> None:
     """Run a bundle on MODEL (a .gguf path; default: the embedded SmolLM2) and print the scorecard."""
-    from trust_tui.engine import api
-    from trust_tui.engine.run import RunSpec
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run import api
+    from trust_tui.engine.run.loop import RunSpec
+    from trust_tui.engine.run.store import Store
     from trust_tui.progress import RichProgress
 
     generation = {}
@@ -114,7 +115,7 @@ def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_c
                                  server_model=server_model, server_model_file=server_model_file,
                                  fingerprint=fingerprint, api_key_env=api_key_env,
                                  server_timeout=server_timeout, server_retries=server_retries)
-    from trust_tui.engine import gate
+    from trust_tui.engine.score import gate
 
     gates = [gate.parse_requirement(text) for text in requirements]  # bad syntax fails before the run
     console = _console(stderr=as_json)
@@ -125,9 +126,12 @@ def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_c
     progress = RichProgress(console, enabled=not quiet)
     try:
         with progress:
-            if judge:
-                outcome = _judged_run(console, model, spec, options, store, progress, cancel,
-                                      judge, judge_format, threads, n_gpu_layers)
+            if judge or judge_server:
+                from trust_tui.cli_judge import judged_run
+
+                outcome = judged_run(console, model, spec, options, store, progress, cancel,
+                                     judge, judge_format, threads, n_gpu_layers,
+                                     judge_server=judge_server)
             else:
                 outcome = api.run(model, spec, options, store=store, listener=progress.on_event,
                                   cancel=cancel, on_stage=progress.stage)
@@ -136,7 +140,7 @@ def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_c
         raise Cancelled("cancelled: everything finished so far is stored; run again to resume") from None
     from trust_tui.render import print_scorecard
 
-    from trust_tui.engine.health import describe_skips, skip_reasons
+    from trust_tui.engine.run.health import describe_skips, skip_reasons
     from trust_tui.errors import ANSWERS_LOOK_BROKEN
 
     health = print_scorecard(console, store, outcome.run_id)
@@ -166,8 +170,12 @@ def _budgeted(console, store, spec, model, servers, budget: str):
     """The spec with the items per sub-task that fit the budget (engine/budget.py), said in one line."""
     from dataclasses import replace
 
-    from trust_tui.engine import budget as budget_mod, bundles, models
+    from trust_tui.engine.run import budget as budget_mod
 
+
+    from trust_tui.engine import bundles
+
+    from trust_tui.engine.models import files as models
     if spec.per_subtask:
         raise TrustError("give --budget or --per-subtask, not both")
     seconds = budget_mod.parse_duration(budget)
@@ -179,7 +187,7 @@ def _budgeted(console, store, spec, model, servers, budget: str):
 
 
 def _recheck(console, store, run_id: int, n: int, threads, n_gpu_layers) -> None:
-    from trust_tui.engine import recheck
+    from trust_tui.engine.run import recheck
 
     run = store.run(run_id)
     backend = recheck.open_run_backend(store, run, threads, n_gpu_layers)
@@ -199,16 +207,15 @@ def _scorecard_json(store, run_id: int) -> dict:
 
 
 def _print_json(data) -> None:
-    from trust_tui.sanitize import inert_json
+    from trust_tui.render import print_json
 
-    sys.stdout.write(inert_json(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
-    sys.stdout.flush()
+    print_json(data)
 
 
 def _gate(store, run_id: int, gates) -> None:
     if not gates:
         return
-    from trust_tui.engine import gate, scorecard
+    from trust_tui.engine.score import gate, scorecard
 
     gate.enforce(gate.check_scorecard(scorecard.build(store, run_id), gates))
 
@@ -219,7 +226,7 @@ def _gate(store, run_id: int, gates) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def runs(model_id: str | None, limit: int, as_json: bool = False) -> None:
     """List past runs."""
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.store import Store
     from trust_tui.render import print_runs
 
     store = Store()
@@ -241,8 +248,8 @@ def runs(model_id: str | None, limit: int, as_json: bool = False) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The scorecard as one JSON document on stdout (the JSON export).")
 def report(run_id: str, requirements: tuple = (), as_json: bool = False) -> None:
     """Print the scorecard of a run (RUN_ID or 'latest')."""
-    from trust_tui.engine import gate
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.score import gate
+    from trust_tui.engine.run.store import Store
     from trust_tui.render import print_scorecard
 
     gates = [gate.parse_requirement(text) for text in requirements]
@@ -264,7 +271,7 @@ def report(run_id: str, requirements: tuple = (), as_json: bool = False) -> None
 @click.option("--limit", default=50, show_default=True, help="At most this many items (0: all).")
 def items(run_id: str, subtask: str | None, verdict: str, label: str | None, limit: int) -> None:
     """The items behind a scorecard: verdict, label and the scorer's evidence per item."""
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.store import Store
     from trust_tui.render import print_items
 
     store = Store()
@@ -285,12 +292,12 @@ def items(run_id: str, subtask: str | None, verdict: str, label: str | None, lim
               help="Export a comparison (from `trust-tui compare`) instead of a run.")
 def export(run_id: str, fmt: str, output: str | None, compare_id: str | None) -> None:
     """Export a run's scorecard (or, with --compare, a comparison) as Markdown or JSON."""
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.store import Store
     from trust_tui.export import markdown, report as report_mod
 
     store = Store()
     if compare_id is not None:
-        from trust_tui.engine import compare as compare_mod
+        from trust_tui.engine.compare import comparison as compare_mod
         from trust_tui.export import compare_md
 
         data = compare_md.build(compare_mod.load(store, compare_id))
@@ -316,8 +323,8 @@ def export(run_id: str, fmt: str, output: str | None, compare_id: str | None) ->
 @click.option("--hash", "do_hash", is_flag=True, help="Also compute sha256 fingerprints (cached).")
 def models(directories: tuple[Path, ...], do_hash: bool) -> None:
     """List GGUF models (in DIRECTORIES; default: the embedded model and known model folders)."""
-    from trust_tui.engine import discovery
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.models import discovery
+    from trust_tui.engine.run.store import Store
     from trust_tui.render import print_models
 
     store = Store()
@@ -357,8 +364,8 @@ def validate(bundle: str) -> None:
 @click.argument("run_id", default="latest")
 def rescore(run_id: str) -> None:
     """Score a run's cached answers again with the current scorers (generates nothing)."""
-    from trust_tui.engine.run import rescore as do_rescore
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.loop import rescore as do_rescore
+    from trust_tui.engine.run.store import Store
 
     store = Store()
     changed, unchanged = do_rescore(store, run_id)
@@ -372,7 +379,7 @@ def doctor(repair: bool) -> None:
     """Check the store's integrity; a damaged one is kept aside (timestamped) and rebuilt from
     every row that can still be read."""
     from trust_tui import paths
-    from trust_tui.engine import doctor as doctor_mod
+    from trust_tui.engine.run import doctor as doctor_mod
     from trust_tui.errors import StoreError
 
     console = _console()
@@ -411,7 +418,7 @@ def import_trustllm(path: Path, sample: int | None, seed: int) -> None:
     """Import TrustLLM's dataset (PATH: its dataset/ folder or dataset.zip) as bundle 'trustllm'."""
     from rich.table import Table
 
-    from trust_tui.importers import trustllm
+    from trust_tui.engine.trustllm import importer as trustllm
 
     result = trustllm.import_dataset(path, sample=sample, seed=seed)
     table = Table(box=None, pad_edge=False)
@@ -447,8 +454,8 @@ def quantize(model: str | None, type_name: str, output: Path | None, allow_requa
     """Quantize MODEL (a .gguf; default: the embedded SmolLM2) to --type with llama.cpp."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from trust_tui.engine import quantize as quantize_mod
-    from trust_tui.engine.gguf import human_size
+    from trust_tui.engine.models import quantize as quantize_mod
+    from trust_tui.engine.models.gguf import human_size
 
     source, requested, _, info = quantize_mod.plan(model, type_name, output, allow_requantize)
     console = _console()
@@ -475,267 +482,16 @@ def _quote(path: Path) -> str:
     """A path for a command line; the embedded model is simply 'default'."""
     import shlex
 
-    from trust_tui.engine.models import default_model_path
+    from trust_tui.engine.models.files import default_model_path
 
     return "default" if path == default_model_path() else shlex.quote(str(path))
 
 
-@cli.command()
-@click.argument("refs", nargs=-1, required=True, metavar="A B [C…]")
-@click.option("--bundle", default=None, help="Bundle for models given as paths (default: a given run's, else trust-core).")
-@click.option("--profile", type=click.Choice(["quick", "full"]), default=None,
-              help="Profile for models given as paths (default: a given run's, else quick).")
-@click.option("--dimension", "dimensions", multiple=True, help="Only this dimension, for models given as paths (repeatable).")
-@click.option("--subtask", "subtasks", multiple=True, help="Only this sub-task, for models given as paths (repeatable).")
-@click.option("--reference", default="largest", show_default=True,
-              help="The reference: 'largest' (model file), 'first', or a position (1, 2 …).")
-@click.option("--force", is_flag=True, help="Compare runs that are not comparable (other bundle, scorer or settings); the export says so.")
-@click.option("--agreement-items", type=click.IntRange(min=0), default=None,
-              help="Items for next-token agreement (default 32; 0: skip, it runs both models).")
-@click.option("--agreement-tokens", type=click.IntRange(min=1), default=None,
-              help="Answer tokens per item for next-token agreement (default 32).")
-@click.option("--speed/--no-speed", default=True, show_default=True,
-              help="Measure prompt and generation speed of each model file (a few seconds each).")
-@click.option("--n-gpu-layers", type=int, default=None, help="Layers on the GPU (-1: all).")
-@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
-@click.option("--ctx", "n_ctx", type=int, default=None, help="Context tokens per sequence (default: the run's longest prompt + its max_tokens, rounded up to 256; recorded with the run).")
-@click.option("--parallel", type=int, default=None, help="Sequences decoded together (default: chosen from the hardware).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--max-drop", "max_drops", multiple=True, metavar="NAME=POINTS",
-              help="CI gate: exit 9 if NAME (a dimension or sub-task) falls more than POINTS in a variant; repeatable.")
-@click.option("--max-flips", type=click.IntRange(min=0), default=None,
-              help="CI gate: exit 9 if more items than this go from pass to fail in a variant.")
-@click.option("--json", "as_json", is_flag=True, help="The comparison as one JSON document on stdout (the JSON export).")
-def compare(refs, bundle, profile, dimensions, subtasks, reference, force, agreement_items,
-            agreement_tokens, speed, n_gpu_layers, threads, n_ctx, parallel, quiet,
-            max_drops=(), max_flips=None, as_json=False) -> None:
-    """Compare runs or models item by item: A B [C…] are run ids or .gguf paths ('default': the
-    embedded model); models are run first (from cache where possible) with the same bundle."""
-    from trust_tui.engine import agreement as agreement_mod
-    from trust_tui.engine import api, compare as compare_mod
-    from trust_tui.engine.run import RunSpec
-    from trust_tui.engine.store import Store
-    from trust_tui.progress import RichProgress
-
-    spec = None
-    if bundle or profile or dimensions or subtasks:
-        spec = RunSpec(bundle=bundle or "trust-core", profile=profile or "quick",
-                       dimensions=tuple(dimensions), subtasks=tuple(subtasks))
-    options = api.BackendOptions(n_ctx=n_ctx, threads=threads, n_gpu_layers=n_gpu_layers, parallel=parallel)
-    from trust_tui.engine import gate
-
-    drops = [gate.parse_max_drop(text) for text in max_drops]
-    console = _console(stderr=as_json)
-    store = Store()
-    cancel = threading.Event()
-    progress = RichProgress(console, enabled=not quiet)
-
-    def agreement_progress(done: int, total: int) -> None:
-        progress.progress.update(progress.task, completed=done, total=total)
-
-    try:
-        with progress:
-            result = compare_mod.compare(
-                store, list(refs), spec, options, reference=reference, force=force,
-                agreement_items=agreement_mod.DEFAULT_ITEMS if agreement_items is None else agreement_items,
-                agreement_tokens=agreement_tokens or agreement_mod.DEFAULT_TOKENS, speed=speed,
-                listener=progress.on_event, on_stage=progress.stage,
-                agreement_progress=agreement_progress, cancel=cancel)
-    except KeyboardInterrupt:
-        cancel.set()
-        raise Cancelled("cancelled: finished items are stored; run the same command again to resume") from None
-    _print_comparison(console, result)
-    if as_json:
-        from trust_tui.export import compare_md
-
-        _print_json(compare_md.build(result))
-    if drops or max_flips is not None:
-        gate.enforce(gate.check_comparison(result, drops, max_flips))
-
-
-def _print_comparison(console, result) -> None:
-    from rich.table import Table
-
-    from trust_tui.engine import agreement as agreement_mod
-    from trust_tui.engine.gguf import human_size
-    from trust_tui.engine.scorecard import DECIMAL_AGGREGATES, fmt
-
-    labels = [v.label for v in result.variants]
-    if result.forced:
-        console.print("[bold yellow]warning:[/] compared with --force: " + _t("; ".join(result.problems)))
-    table = Table(title=f"comparison {result.id} · reference {_t(labels[0])} ({result.reference_rule})",
-                  title_justify="left")
-    table.add_column("Dimension / sub-task")
-    table.add_column(_t(labels[0]), justify="right")
-    for label in labels[1:]:
-        table.add_column(_t(label), justify="right")
-        table.add_column("Δ", justify="right")
-        table.add_column("p (Holm)", justify="right")
-
-    def add(row, name: str, bold: bool = False) -> None:
-        agg = "proportion" if row.aggregate == "summary" else row.aggregate
-        cells = [f"[bold]{name}[/]" if bold else f"  {name}", fmt(row.cells[0].value, agg)]
-        for cell, delta in zip(row.cells[1:], row.deltas[1:]):
-            shown = "–"
-            if delta.value is not None:
-                scale = 1 if agg in DECIMAL_AGGREGATES or agg in ("pearson", "chi2") else 100
-                shown = f"{scale * delta.value:+.1f}" if scale == 100 else f"{delta.value:+.3f}"
-                colour = {True: "green", False: "red"}.get(delta.better)
-                shown = f"[{colour}]{shown}[/]" if colour else shown
-                shown += "*" if delta.note else ""
-            p = delta.test
-            ptext = "–" if p.p is None else f"{p.p:.3f} ({p.p_holm:.3f})" if p.p_holm is not None else f"{p.p:.3f}"
-            ptext += "†" if p.too_small else ""
-            cells += [fmt(cell.value, agg), shown, ptext]
-        table.add_row(*cells)
-
-    for dim in result.dimensions:
-        add(dim, _t(dim.title), bold=True)
-        for sub in result.subtasks:
-            if sub.dimension == dim.id:
-                add(sub, _t(sub.title))
-        table.add_section()
-    console.print(table)
-    console.print("[dim]Δ: variant − reference (percentage points for rates), on the units readable in both "
-                  "runs; p: exact McNemar or sign-flip permutation per sub-task, sign-flip permutation per "
-                  "dimension; Holm-adjusted in brackets; †: no outcome could reach p < 0.05[/]")
-    for row in result.dimensions + result.subtasks:
-        for label, delta in zip(labels[1:], row.deltas[1:]):
-            if delta.note:
-                console.print(f"[dim]* {_t(row.title)} ({_t(label)}): {_t(delta.note)}[/]")
-    for row in result.dimensions + result.subtasks:
-        for label, delta in zip(labels[1:], row.deltas[1:]):
-            if delta.test.too_small:
-                console.print(f"[dim]† {_t(row.title)} ({_t(label)}): {_t(delta.test.too_small)}[/]")
-    for index, variant in enumerate(result.variants):
-        c = variant.cost
-        parts = [human_size(c["file_size"]) if c.get("file_size") else "size ?",
-                 f"load {c['load_seconds']:.2f} s" if c.get("load_seconds") is not None else "load ?",
-                 f"prompt {c['prompt_tok_s']:.0f} tok/s" if c.get("prompt_tok_s") else "prompt ?",
-                 f"gen {c['gen_tok_s']:.0f} tok/s" if c.get("gen_tok_s") else "gen ?",
-                 f"run {c['run_tok_s']:.0f} tok/s" if c.get("run_tok_s") else "run cached",
-                 f"peak {c['peak_rss_mb']:.0f} MB" if c.get("peak_rss_mb") else "peak ?"]
-        line = f"{_t(variant.label)} (run {variant.run['id']}): " + " · ".join(parts)
-        if index:
-            same = result.identical[index] or {}
-            flips = [f for f in result.flips if f.variant == index]
-            worse = sum(1 for f in flips if f.worse)
-            identical = f"{100 * same['share']:.1f}%" if same.get("share") is not None else "–"
-            line += (f"\n  identical answers {identical} · {_t(agreement_mod.describe(result.agreement[index]))}"
-                     f" · flipped {worse} pass→fail, {len(flips) - worse} fail→pass")
-        console.print(line)
-    console.print(f"export: trust-tui export --compare {result.id} --format md")
-
-
-def _judged_run(console, model, spec, options, store, progress, cancel, judge, judge_format,
-                threads, n_gpu_layers):
-    """`run --judge`: the run, then the judge (trust_tui.engine.judge.session)."""
-    from trust_tui.engine.judge.session import JudgeOptions, run_judged
-
-    outcome, judged, plan = run_judged(
-        model, spec, options, JudgeOptions(judge, judge_format, threads=threads, n_gpu_layers=n_gpu_layers),
-        store, listener=progress.on_event, cancel=cancel, on_stage=progress.stage)
-    console.print(f"judge memory: {plan.reason}", soft_wrap=True)
-    console.print(judged.summary_line(), soft_wrap=True)
-    return outcome
-
-
-@cli.command()
-@click.argument("run_id", default="latest")
-@click.option("--judge", "judge", required=True, metavar="JUDGE.gguf", help="The judge model file.")
-@click.option("--judge-format", type=click.Choice(["generic", "llama-guard-3", "wildguard", "shieldgemma"]), default=None, help="How the judge is asked (default: from its GGUF metadata).")
-@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
-@click.option("--n-gpu-layers", type=int, default=None, help="Judge layers on the GPU (-1: all).")
-@click.option("--parallel", type=int, default=None, help="Answers judged together (default: chosen from the hardware).")
-def judge(run_id, judge, judge_format, threads, n_gpu_layers, parallel) -> None:
-    """Judge a run's cached answers where its rules leave the verdict open; generates nothing."""
-    from trust_tui.engine.judge.judging import judge_run
-    from trust_tui.engine.judge.session import JudgeOptions, open_judge
-    from trust_tui.engine.store import Store
-    from trust_tui.render import print_scorecard
-
-    store = Store()
-    run = store.run(run_id)
-    engine = open_judge(JudgeOptions(judge, judge_format, threads, n_gpu_layers, parallel), store)
-    console = _console()
-    try:
-        outcome = judge_run(store, run["id"], engine, on_stage=lambda text: console.print(f"[dim]{text}[/]"))
-    finally:
-        engine.close()
-    print_scorecard(console, store, run["id"])
-    console.print(f"run {run['id']} · judge {engine.label}")
-    console.print(outcome.summary_line(), soft_wrap=True)
-
-
-@cli.command("judge-check")
-@click.argument("judge")
-@click.option("--judge-format", type=click.Choice(["generic", "llama-guard-3", "wildguard", "shieldgemma"]), default=None, help="How the judge is asked (default: from its GGUF metadata).")
-@click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder of labelled answers (default: tests/corpus/refusal of the checkout).")
-@click.option("--sample", type=click.IntRange(min=1), default=None, help="Judge this many answers, spread over the corpus (default: all).")
-@click.option("--reask", is_flag=True, help="Ask again with the labels in another order and report self-consistency.")
-@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
-@click.option("--n-gpu-layers", type=int, default=None, help="Judge layers on the GPU (-1: all).")
-@click.option("--parallel", type=int, default=None, help="Answers judged together (default: chosen from the hardware).")
-def judge_check(judge, judge_format, corpus, sample, reask, threads, n_gpu_layers, parallel) -> None:
-    """Measure a judge's agreement (Cohen's kappa) with the hand-labelled corpus."""
-    from trust_tui.engine.judge import calibrate
-    from trust_tui.engine.judge.session import JudgeOptions, open_judge
-    from trust_tui.engine.store import Store
-    from trust_tui.errors import TrustError as _TrustError
-
-    folder = corpus or calibrate.default_corpus()
-    if folder is None or not folder.is_dir():
-        raise _TrustError("no labelled corpus found: pass --corpus DIR (tests/corpus/refusal of a checkout)")
-    store = Store()
-    engine = open_judge(JudgeOptions(judge, judge_format, threads, n_gpu_layers, parallel), store)
-    console = _console()
-    try:
-        result = calibrate.check(store, engine, folder, limit=sample, reask=reask,
-                                 on_stage=lambda text: console.print(f"[dim]{text}[/]"))
-    finally:
-        engine.close()
-    _print_judge_check(console, engine.label, result)
-
-
-def _print_judge_check(console, label: str, result) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    from trust_tui.engine.judge.overlay import KAPPA_FLOOR
-
-    def fmt(value, digits=2):
-        return "–" if value is None else f"{value:.{digits}f}"
-
-    table = Table(title=f"judge-check · {escape(label)} · rubric {result.rubric}",
-                  title_justify="left")
-    for column in ("group", "n", "kappa (3 classes)", "kappa (binary)", "accuracy", "unreadable"):
-        table.add_column(column, justify="left" if column == "group" else "right")
-    for title, groups in (("sub-task", result.by_family), ("language", result.by_language)):
-        for name, row in groups.items():
-            table.add_row(f"{title} {escape(name)}", str(row["n"]), fmt(row["kappa"]),
-                          fmt(row["kappa_binary"]), fmt(row["accuracy"]), str(row["unreadable"]))
-        table.add_section()
-    row = result.overall
-    table.add_row("[bold]all[/]", str(row["n"]), fmt(row["kappa"]), fmt(row["kappa_binary"]),
-                  fmt(row["accuracy"]), str(row["unreadable"]))
-    console.print(table)
-    if result.not_supported:
-        console.print(f"{result.not_supported} answers not readable by the {result.format} format "
-                      f"(left out)")
-    if result.self_consistency:
-        sc = result.self_consistency
-        console.print(f"self-consistency (labels re-asked in another order): same verdict "
-                      f"{100 * sc['same']:.1f}% of {sc['n']}, kappa {fmt(sc['kappa'])}")
-    kappa = row["kappa_binary"]
-    if kappa is None or kappa < KAPPA_FLOOR:
-        console.print(f"[yellow]warning:[/] binary kappa {fmt(kappa)} is below the floor "
-                      f"{KAPPA_FLOOR}: scorecards judged by this judge carry a warning")
-    console.print(result.outcome.summary_line().replace("judge:", "judge-check:"), soft_wrap=True)
-
-
+from trust_tui.cli_compare import COMMANDS as _COMPARE_COMMANDS  # noqa: E402  (compare)
+from trust_tui.cli_judge import COMMANDS as _JUDGE_COMMANDS  # noqa: E402  (judge, judge-check)
 from trust_tui.cli_review import COMMANDS as _REVIEW_COMMANDS  # noqa: E402  (score, overrides, recheck)
 
-for _command in _REVIEW_COMMANDS:
+for _command in (*_COMPARE_COMMANDS, *_JUDGE_COMMANDS, *_REVIEW_COMMANDS):
     cli.add_command(_command)
 
 
@@ -755,7 +511,7 @@ def main(argv: list[str] | None = None) -> None:
         # Raised by a read anywhere (a scorecard, a listing) when the store is damaged, locked
         # past the timeout or unreadable: one line and the way out, never a traceback.
         from trust_tui import paths
-        from trust_tui.engine.store_sql import damaged_message, is_damaged
+        from trust_tui.engine.run.store_sql import damaged_message, is_damaged
         from trust_tui.errors import StoreError
 
         path = paths.db_path()

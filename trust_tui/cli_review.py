@@ -33,8 +33,9 @@ def _t(value: object) -> str:
 def score(answers: Path | None, bundle: str | None, trustllm_dir: Path | None, model_name: str, profile: str) -> None:
     """Score answers produced elsewhere, without a model: ANSWERS is JSON Lines of {"id", "answer"}
     for --bundle, or give --trustllm DIR."""
-    from trust_tui.engine import bundles, score_external
-    from trust_tui.engine.store import Store
+    from trust_tui.engine import bundles
+    from trust_tui.engine.score import external as score_external
+    from trust_tui.engine.run.store import Store
     from trust_tui.render import print_scorecard
 
     if (answers is None) == (trustllm_dir is None):
@@ -74,8 +75,8 @@ def overrides_group() -> None:
 @click.option("--note", default="", help="Why (shown beside the verdict).")
 def overrides_set(run_id: str, item: str, value: float, label: str, note: str) -> None:
     """Override ITEM's verdict in RUN_ID (ITEM: a uid like safety/misuse:mu-006, or an item id)."""
-    from trust_tui.engine import overrides
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.score import overrides
+    from trust_tui.engine.run.store import Store
 
     made = overrides.set_override(Store(), run_id, item, value, label, note)
     _console().print(f"{_t(made.subtask)}:{_t(made.item_id)} → {made.value:g} {_t(made.label)} "
@@ -87,8 +88,8 @@ def overrides_set(run_id: str, item: str, value: float, label: str, note: str) -
 @click.argument("item")
 def overrides_remove(run_id: str, item: str) -> None:
     """Remove the override of ITEM's answer in RUN_ID."""
-    from trust_tui.engine import overrides
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.score import overrides
+    from trust_tui.engine.run.store import Store
 
     if not overrides.remove(Store(), run_id, item):
         raise TrustError(f"no override of {item!r} in run {run_id}")
@@ -99,8 +100,8 @@ def overrides_remove(run_id: str, item: str) -> None:
 @click.argument("run_id", default="latest")
 def overrides_list(run_id: str) -> None:
     """The overrides that apply to RUN_ID's answers."""
-    from trust_tui.engine import overrides
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.score import overrides
+    from trust_tui.engine.run.store import Store
 
     rows = overrides.for_run(Store(), run_id)
     console = _console()
@@ -114,8 +115,8 @@ def overrides_list(run_id: str) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def overrides_export(path: Path) -> None:
     """Write every override in the store to PATH (JSON Lines)."""
-    from trust_tui.engine import overrides
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.score import overrides
+    from trust_tui.engine.run.store import Store
 
     try:
         count = overrides.export_jsonl(Store(), path)
@@ -128,8 +129,8 @@ def overrides_export(path: Path) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def overrides_import(path: Path) -> None:
     """Read overrides from PATH (as written by `overrides export`)."""
-    from trust_tui.engine import overrides
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.score import overrides
+    from trust_tui.engine.run.store import Store
 
     count = overrides.import_jsonl(Store(), path)
     _console().print(f"{count} overrides imported (each applies only to the very answer it reviewed)")
@@ -143,8 +144,8 @@ def overrides_import(path: Path) -> None:
 @click.option("--n-gpu-layers", type=int, default=None, help="Layers on the GPU.")
 def recheck_command(run_id: str, n: int, threads: int | None, n_gpu_layers: int | None) -> None:
     """Determinism check: ask N of RUN_ID's items again, bypassing the cache, batched and alone."""
-    from trust_tui.engine import recheck
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run import recheck
+    from trust_tui.engine.run.store import Store
 
     store = Store()
     run = store.run(run_id)

@@ -7,7 +7,7 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from trust_tui.engine.run import ItemFinished, ItemToken, RunFinished, RunPlanned
+from trust_tui.engine.run.loop import ItemFinished, ItemToken, RunFinished, RunPlanned
 
 
 class RichProgress:

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from trust_tui.engine import scorecard as sc
-from trust_tui.engine.gguf import human_params, human_size
-from trust_tui.engine.store import Store
+from trust_tui.engine.score import scorecard as sc
+from trust_tui.engine.models.gguf import human_params, human_size
+from trust_tui.engine.run.store import Store
 from trust_tui.sanitize import inert
 
 
@@ -33,6 +33,17 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False)
 
 
+def print_json(data) -> None:
+    """One machine-readable document on stdout (``--json``), terminal sequences made inert."""
+    import json
+    import sys
+
+    from trust_tui.sanitize import inert_json
+
+    sys.stdout.write(inert_json(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
+    sys.stdout.flush()
+
+
 def _when(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "–"
 
@@ -40,7 +51,7 @@ def _when(ts: float | None) -> str:
 def print_scorecard(console: Console, store: Store, run_id: int):
     """The scorecard table and its notes; returns the run's ``health.Health`` (a run whose
     answers look broken gets a warning line above and below the table)."""
-    from trust_tui.engine.health import run_health
+    from trust_tui.engine.run.health import run_health
 
     card = sc.build(store, run_id)
     run = card.run
@@ -71,13 +82,13 @@ def print_scorecard(console: Console, store: Store, run_id: int):
             )
         table.add_section()
     console.print(table)
-    from trust_tui.engine.verdicts import decision_note
+    from trust_tui.engine.score.verdicts import decision_note
 
     for sub in card.subtasks:
         note = decision_note(sub)
         if note:
             console.print(f"[dim]{_t(sub.title)}:[/] {_t(note)}", soft_wrap=True)
-    from trust_tui.engine import review as review_mod
+    from trust_tui.engine.score import review as review_mod
 
     for line in review_mod.lines(review_mod.gather(store, card), card):
         console.print(f"[dim]{_t(line)}[/]", soft_wrap=True)
@@ -98,7 +109,7 @@ def print_health(console: Console, health) -> None:
 def print_items(console: Console, store: Store, run_id: int, subtask: str | None = None,
                 verdict: str = "all", label: str | None = None, limit: int = 50) -> None:
     """One line per item: uid, verdict, label, the scorer's reason (its rule and evidence), answer."""
-    from trust_tui.engine.verdicts import run_items
+    from trust_tui.engine.score.verdicts import run_items
 
     rows, verdicts, _ = run_items(store, run_id, lambda sub: subtask is None or sub == subtask)
     table = Table(title=f"run {run_id} items", title_justify="left", show_lines=True)
@@ -144,7 +155,7 @@ def print_runs(console: Console, rows: list[dict]) -> None:
 
 
 def print_models(console: Console, found: list, store: Store | None) -> None:
-    from trust_tui.engine import gguf, models
+    from trust_tui.engine.models import gguf, files as models
     from trust_tui.errors import TrustError
 
     table = Table(title="GGUF models", title_justify="left")

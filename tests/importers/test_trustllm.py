@@ -11,16 +11,20 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from trust_tui.engine import api, bundles, scorecard
+from trust_tui.engine.run import api
+
+from trust_tui.engine import bundles
+
+from trust_tui.engine.score import scorecard
 from trust_tui.engine.backends.fake import FakeBackend
-from trust_tui.engine.run import RunSpec, item_json
+from trust_tui.engine.run.loop import RunSpec, item_json
 from trust_tui.engine.scorers import base as registry
-from trust_tui.engine.scorers import trustllm as trustllm_scorers
+from trust_tui.engine.trustllm import scorers as trustllm_scorers
 from trust_tui.engine.types import Item
 from trust_tui.errors import TrustError
-from trust_tui.importers import trustllm
+from trust_tui.engine.trustllm import importer as trustllm
 from trust_tui.importers.sampling import Unit, stratified_sample
-from trust_tui.importers.trustllm_records import FILES, advfactuality
+from trust_tui.engine.trustllm.records import FILES, advfactuality
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

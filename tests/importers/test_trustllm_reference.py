@@ -7,9 +7,9 @@ from importlib import resources
 
 import pytest
 
-from trust_tui.importers.trustllm_reference import (DATA_FILE, Leaderboard, Reference, is_trustllm_run,
+from trust_tui.engine.trustllm.reference import (DATA_FILE, Leaderboard, Reference, is_trustllm_run,
                                                     leaderboard, parse)
-from trust_tui.importers.trustllm_subtasks import SUBTASKS
+from trust_tui.engine.trustllm.subtasks import SUBTASKS
 
 BY_ID = {f"{s.dimension}/{s.name}": s for s in SUBTASKS}
 # Published with the leakage task but not sub-tasks of their own (its notes show TD and CD).
@@ -79,7 +79,7 @@ def test_placement_on_a_lower_is_better_metric() -> None:
 
 
 def test_a_bad_data_file_is_refused() -> None:
-    raw = tomllib.loads(resources.files("trust_tui.importers").joinpath(DATA_FILE).read_text("utf-8"))
+    raw = tomllib.loads(resources.files("trust_tui.engine.trustllm").joinpath(DATA_FILE).read_text("utf-8"))
     with pytest.raises(ValueError, match="format"):
         parse({**raw, "format": 2})
     bad = {**raw, "metrics": {"x/y": {"direction": "up", "values": {}}}}

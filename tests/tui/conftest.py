@@ -175,7 +175,7 @@ class Env:
         return backend
 
     def found(self) -> list:
-        from trust_tui.engine.discovery import Found
+        from trust_tui.engine.models.discovery import Found
 
         return [Found(self.model_path, self.model_path.name, "embedded"),
                 Found(self.other_path, "llama3.2:1b", "ollama")]
@@ -190,8 +190,8 @@ class Env:
 
 @pytest.fixture
 def env(tui_home, mini_bundle) -> Env:
-    from trust_tui.engine import models
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.models import files as models
+    from trust_tui.engine.run.store import Store
 
     user = Path.home()
     model_path = write_fake_gguf(user / "models" / "demo-model.Q4_K_M.gguf")
@@ -238,9 +238,9 @@ def screen_text(app) -> str:
 
 def run_engine(env: Env, backend=None, **spec) -> int:
     """A finished run of the mini bundle, made by the engine directly (no app)."""
-    from trust_tui.engine import api
-    from trust_tui.engine.run import RunSpec
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run import api
+    from trust_tui.engine.run.loop import RunSpec
+    from trust_tui.engine.run.store import Store
 
     store = Store(env.store_path)
     try:

@@ -138,8 +138,8 @@ def test_a_model_without_a_run_is_run_first(env):
 
 
 def test_a_stored_comparison_opens_by_id(env):
-    from trust_tui.engine import compare
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.compare import comparison as compare
+    from trust_tui.engine.run.store import Store
 
     first, second = two_runs(env)
     store = Store(env.store_path)

@@ -133,7 +133,7 @@ def _assert_inert(renderable) -> None:
 
 
 def test_a_verdict_marked_wrong_is_reviewed_for_that_answer_and_can_be_taken_back(env):
-    from trust_tui.engine import overrides
+    from trust_tui.engine.score import overrides
 
     async def go():
         app = env.app()

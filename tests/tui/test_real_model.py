@@ -16,10 +16,10 @@ SUBTASK = "ethics/implicit_ethics"  # 8 quick items, 12 tokens each
 
 @pytest.mark.model
 def test_smollm2_runs_through_the_app(tui_home):
-    from trust_tui.engine.api import BackendOptions
-    from trust_tui.engine.discovery import Found
-    from trust_tui.engine.models import default_model_path
-    from trust_tui.engine.run import RunSpec
+    from trust_tui.engine.run.api import BackendOptions
+    from trust_tui.engine.models.discovery import Found
+    from trust_tui.engine.models.files import default_model_path
+    from trust_tui.engine.run.loop import RunSpec
     from trust_tui.tui.app import create_app
 
     smol = default_model_path()

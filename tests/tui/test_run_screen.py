@@ -25,7 +25,7 @@ async def _start(pilot) -> RunScreen:
 
 
 def _store(env):
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.store import Store
 
     return Store(env.store_path)
 

@@ -55,7 +55,7 @@ def test_a_server_is_a_model_source_with_its_identity_shown(env):
     with ScriptedServer() as server:
         run_async(go(server))
         answered = len(server.bodies)
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.store import Store
 
     store = Store(env.store_path)
     row = store.runs(limit=1)[0]

@@ -107,7 +107,8 @@ def test_an_unknown_bundle_is_a_notification(env):
 
 @pytest.mark.model
 def test_the_context_field_says_what_auto_gives_on_a_real_model(env, smol_path):
-    from trust_tui.engine import bundles, gguf
+    from trust_tui.engine import bundles
+    from trust_tui.engine.models import gguf
     from trust_tui.tui import data
 
     info = gguf.read_info(smol_path)

@@ -46,7 +46,7 @@ def test_verdicts_follow_the_metric():
 
 
 def test_estimate_from_past_throughput(tmp_path):
-    from trust_tui.engine.store import Store
+    from trust_tui.engine.run.store import Store
 
     class Sub:
         class generation:  # noqa: N801 - stands in for GenSettings

@@ -8,9 +8,9 @@ import math
 from typing import Any
 
 import trust_tui
-from trust_tui.engine import compare as cmp
-from trust_tui.engine.gguf import human_size
-from trust_tui.engine.scorecard import SUMMARY_DEFINITION, fmt, fmt_ci
+from trust_tui.engine.compare import comparison as cmp
+from trust_tui.engine.models.gguf import human_size
+from trust_tui.engine.score.scorecard import SUMMARY_DEFINITION, fmt, fmt_ci
 from trust_tui.export.markdown import _cell
 
 FORMAT = "trust-tui-comparison/1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trust_tui.engine.scorecard import fmt, fmt_ci
+from trust_tui.engine.score.scorecard import fmt, fmt_ci
 from trust_tui.sanitize import inert
 
 
@@ -149,7 +149,7 @@ def _extras(sub: dict) -> list[str]:
         notes.append(f"- {_cell(sub['title'])}: {_cell(extras.get('test'))}; " + "; ".join(parts))
     if "note" in extras:
         notes.append(f"- {_cell(sub['title'])}: {_cell(extras['note'])}")
-    from trust_tui.engine.verdicts import decision_note
+    from trust_tui.engine.score.verdicts import decision_note
 
     decided = decision_note(sub)
     if decided:

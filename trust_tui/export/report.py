@@ -9,10 +9,10 @@ import shlex
 from typing import Any
 
 import trust_tui
-from trust_tui.engine import scorecard as sc
-from trust_tui.engine.gguf import human_params, human_size
-from trust_tui.engine.health import run_health
-from trust_tui.engine.store import Store
+from trust_tui.engine.score import scorecard as sc
+from trust_tui.engine.models.gguf import human_params, human_size
+from trust_tui.engine.run.health import run_health
+from trust_tui.engine.run.store import Store
 
 
 def _num(value: float | None) -> float | None:
@@ -46,7 +46,7 @@ def reproduce_command(run: dict) -> str:
 
 
 def build(store: Store, run_ref: int | str) -> dict[str, Any]:
-    from trust_tui.engine import review as review_mod
+    from trust_tui.engine.score import review as review_mod
 
     card = sc.build(store, run_ref)
     run = card.run

@@ -1,6 +1,6 @@
 """The Textual app and its factory (shared by the CLI and the tests).
 
-The app is a thin layer over the engine: screens ask ``trust_tui.engine.api.run`` to run in a
+The app is a thin layer over the engine: screens ask ``trust_tui.engine.run.api.run`` to run in a
 thread worker and listen to its events; everything they show is read from the store. Screens
 are registered by name in ``SCREEN_TYPES``, so a new one (the compare screen) is one entry.
 """
@@ -54,7 +54,7 @@ class AppConfig:
 
 def default_spec(config: AppConfig):
     """What `r` runs: the configured bundle and profile, every dimension."""
-    from trust_tui.engine.run import RunSpec
+    from trust_tui.engine.run.loop import RunSpec
 
     return RunSpec(bundle=config.bundle, profile=config.profile)
 
@@ -93,7 +93,7 @@ class TrustApp(App):
     def store(self):
         """The UI thread's own read connection to the store (workers open their own)."""
         if self._store is None:
-            from trust_tui.engine.store import Store
+            from trust_tui.engine.run.store import Store
 
             self._store = Store(self.config.store_path)
         return self._store
@@ -126,7 +126,7 @@ class TrustApp(App):
                         severity="warning")
             return None
         if options is None:  # the quick run: llama.cpp in a child process, like the run setup's
-            from trust_tui.engine.api import BackendOptions
+            from trust_tui.engine.run.api import BackendOptions
 
             options = BackendOptions(worker=True)
         screen = SCREEN_TYPES["run"](model=model, spec=spec, options=options)

@@ -15,7 +15,7 @@ class EngineBridge:
     """The engine's listener (called on the worker thread): events become messages."""
 
     def __init__(self, screen: MessagePump) -> None:
-        from trust_tui.engine import run  # the worker thread imports the engine, never the app
+        from trust_tui.engine.run import loop as run  # the worker thread imports the engine, never the app
 
         self._types = (run.ItemToken, run.RunPlanned, run.ItemStarted, run.ItemFinished)
         self.screen = screen

@@ -100,7 +100,7 @@ def home_short(path: Path | str) -> str:
 def discover_models(extra: Iterable[Path] = (),
                     discover: Callable[[], list] | None = None) -> list:
     """Every known model (``discovery.Found``), the ones opened by path first."""
-    from trust_tui.engine import discovery
+    from trust_tui.engine.models import discovery
 
     found = [discovery.Found(Path(p).expanduser(), Path(p).name, "path") for p in extra]
     found.extend(discover() if discover else discovery.discover())
@@ -137,7 +137,7 @@ def overall(card) -> float | None:
 
 def last_result(store, model_id: str) -> tuple[float | None, float | None, int | None]:
     """(overall score, when, run id) of the model's latest run with any score."""
-    from trust_tui.engine import scorecard
+    from trust_tui.engine.score import scorecard
 
     for run in store.runs(model_id, limit=20):
         card = scorecard.build(store, run["id"])
@@ -148,7 +148,7 @@ def last_result(store, model_id: str) -> tuple[float | None, float | None, int |
 
 
 def read_model_row(entry, store) -> ModelRow:
-    from trust_tui.engine import gguf, provenance
+    from trust_tui.engine.models import gguf, provenance
     from trust_tui.errors import TrustError
 
     try:
@@ -169,13 +169,13 @@ def read_model_row(entry, store) -> ModelRow:
 
 
 def human_size(n: int) -> str:
-    from trust_tui.engine.gguf import human_size as fmt
+    from trust_tui.engine.models.gguf import human_size as fmt
 
     return fmt(n) if n else "–"
 
 
 def human_params(n: int) -> str:
-    from trust_tui.engine.gguf import human_params as fmt
+    from trust_tui.engine.models.gguf import human_params as fmt
 
     return fmt(n) if n else "–"
 
@@ -186,7 +186,7 @@ def human_params(n: int) -> str:
 def history(store, model_id: str | None, path: Path | None) -> list[HistoryRow]:
     """Past runs of one model (by fingerprint, else by file path), newest first; all runs
     when neither is given."""
-    from trust_tui.engine import scorecard
+    from trust_tui.engine.score import scorecard
 
     if model_id:
         runs = store.runs(model_id)
@@ -217,7 +217,7 @@ def bundle_names(current: str) -> list[str]:
 
 def estimate(store, model_id: str | None, workload: list):
     """Time for ``workload`` from the throughput of past runs (the engine's estimate, budget.py)."""
-    from trust_tui.engine.budget import estimate as engine_estimate
+    from trust_tui.engine.run.budget import estimate as engine_estimate
 
     return engine_estimate(store, model_id, workload)
 
@@ -225,7 +225,7 @@ def estimate(store, model_id: str | None, workload: list):
 # --------------------------------------------------------------------------- drill-down
 
 def verdicts(rows: list[dict], snapshot: dict) -> dict[str, str]:
-    """Per item: the engine's verdict (trust_tui.engine.verdicts)."""
-    from trust_tui.engine.verdicts import item_verdicts
+    """Per item: the engine's verdict (trust_tui.engine.score.verdicts)."""
+    from trust_tui.engine.score.verdicts import item_verdicts
 
     return item_verdicts(rows, snapshot)

@@ -13,7 +13,7 @@ import threading
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from trust_tui.engine.backends.protocol import BackendInfo
-from trust_tui.engine.store import canonical_json
+from trust_tui.engine.run.store import canonical_json
 from trust_tui.engine.types import DoneEvent, ErrorEvent, Event, Request, Response
 
 

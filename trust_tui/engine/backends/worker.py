@@ -36,7 +36,7 @@ _SIGNALS = {signal.SIGABRT: "SIGABRT: llama.cpp aborted", signal.SIGSEGV: "SIGSE
 
 
 def llamacpp_factory(model: Any, **options: Any):
-    from trust_tui.engine.backends import llamacpp
+    from trust_tui.engine.backends.llamacpp import backend as llamacpp
 
     return llamacpp.load(model, **options)
 

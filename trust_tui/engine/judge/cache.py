@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from trust_tui.engine.store import Store, canonical_json, now
+from trust_tui.engine.run.store import Store, canonical_json, now
 
 VERDICT_PK = ("judge_id", "format", "rubric", "rubric_version", "variant", "item_hash", "response_key")
 

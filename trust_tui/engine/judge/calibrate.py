@@ -25,7 +25,7 @@ from trust_tui.engine.judge import cache
 from trust_tui.engine.judge.engine import JudgeEngine
 from trust_tui.engine.judge.judging import JudgeOutcome, run_tasks
 from trust_tui.engine.judge.rubrics import Rubric, load_all
-from trust_tui.engine.store import Store, canonical_json, sha256_text
+from trust_tui.engine.run.store import Store, canonical_json, sha256_text
 from trust_tui.errors import TrustError
 
 UNREADABLE = "unreadable"  # the judge's output gave no label: a disagreement, never left out

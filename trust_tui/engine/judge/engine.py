@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from trust_tui.engine import models
+from trust_tui.engine.models import files as models
 from trust_tui.engine.judge import formats
 from trust_tui.engine.judge.cache import Verdict, VerdictKey
 from trust_tui.engine.judge.formats import JudgeFormat, Prompt
@@ -87,19 +87,19 @@ class JudgeEngine:
         """Load the judge with a context sized from the longest prompt among ``tasks``."""
         if self.backend is not None:
             return
-        from trust_tui.engine.backends import batched, llamacpp
-        from trust_tui.engine.hardware import memory_bytes
+        from trust_tui.engine.backends.llamacpp import backend as llamacpp, sizing
+        from trust_tui.engine.models.hardware import memory_bytes
 
         counts = self.measure(tasks)
         budget = max(self.format.max_tokens, 1)
-        train_ctx = self.model.info.context_length or batched.DEFAULT_PLAIN_SEQ_CTX
-        plan = batched.plan_context([(n, budget) for n in counts], train_ctx=train_ctx)
+        train_ctx = self.model.info.context_length or sizing.DEFAULT_PLAIN_SEQ_CTX
+        plan = sizing.plan_context([(n, budget) for n in counts], train_ctx=train_ctx)
         parallel = self.parallel
         if parallel is None:
             gpu = (self.n_gpu_layers if self.n_gpu_layers is not None else llamacpp.default_gpu_layers()) != 0
-            parallel = batched.auto_parallel(
+            parallel = sizing.auto_parallel(
                 len(tasks), plan.seq_ctx, gpu=gpu,
-                kv_bytes_per_cell=batched.kv_bytes_per_token(self.model.info.metadata),
+                kv_bytes_per_cell=sizing.kv_bytes_per_token(self.model.info.metadata),
                 memory_bytes=memory_bytes())
         parallel = max(MIN_PARALLEL, int(parallel))
         if on_stage is not None:
@@ -114,7 +114,7 @@ class JudgeEngine:
         """Prompt tokens of each task from a tokenizer-only load of the judge file."""
         import llama_cpp
 
-        from trust_tui.engine.backends.llamacpp import ChatPrompts, _quiet_stderr
+        from trust_tui.engine.backends.llamacpp.backend import ChatPrompts, _quiet_stderr
 
         if not tasks:
             return []

@@ -19,7 +19,7 @@ from trust_tui.engine.judge import cache
 from trust_tui.engine.judge.engine import JudgeEngine, JudgeTask
 from trust_tui.engine.judge.rubrics import Rubric, choose, load_all
 from trust_tui.engine.scorers.text import clean
-from trust_tui.engine.store import Store
+from trust_tui.engine.run.store import Store
 
 
 @dataclass

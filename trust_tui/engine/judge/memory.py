@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trust_tui.engine import models
+from trust_tui.engine.models import files as models
 
 # Compute buffers, the tokenizer and Python's own share beside the weights and the KV cache.
 OVERHEAD_BYTES = 256 * 1024 * 1024
@@ -32,7 +32,7 @@ class LoadPlan:
 
 
 def need_bytes(model: models.ModelFile, cells: int = PLANNED_CELLS) -> int:
-    from trust_tui.engine.backends.batched import kv_bytes_per_token
+    from trust_tui.engine.backends.llamacpp.sizing import kv_bytes_per_token
 
     per_cell = kv_bytes_per_token(model.info.metadata) or 0
     return int(model.info.size + per_cell * cells + OVERHEAD_BYTES)
@@ -51,7 +51,7 @@ def free_ram_bytes() -> int | None:
 
 
 def free_gpu_bytes() -> int | None:
-    from trust_tui.engine.hardware import nvidia_smi
+    from trust_tui.engine.models.hardware import nvidia_smi
 
     try:
         values = [int(v) for v in nvidia_smi("memory.free") or []]

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from trust_tui.engine import api, models
+from trust_tui.engine.run import api
+
+from trust_tui.engine.models import files as models
 from trust_tui.engine.judge import memory
 from trust_tui.engine.judge.engine import JudgeEngine
 from trust_tui.engine.judge.judging import JudgeOutcome, judge_run
-from trust_tui.engine.run import Listener, RunOutcome, RunSpec
-from trust_tui.engine.store import Store
+from trust_tui.engine.run.loop import Listener, RunOutcome, RunSpec
+from trust_tui.engine.run.store import Store
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ def open_judge(options: JudgeOptions, store: Store) -> JudgeEngine:
 
 def _uses_gpu(n_gpu_layers: int | None) -> bool:
     if n_gpu_layers is None:
-        from trust_tui.engine.backends.llamacpp import default_gpu_layers
+        from trust_tui.engine.backends.llamacpp.backend import default_gpu_layers
 
         return default_gpu_layers() != 0
     return n_gpu_layers != 0

@@ -3,7 +3,7 @@ reference with its paired test, and open a flipped item with both answers side b
 
 Self-contained: the screen reads the app's ``config`` (store path, bundle, profile), its
 ``make_backend`` (the scripted fake in tests) and its ``engine_idle`` event when it has them.
-The comparison itself runs in a thread worker through ``trust_tui.engine.compare``.
+The comparison itself runs in a thread worker through ``trust_tui.engine.compare.comparison``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class CompareLoaded(Message):
 
 
 def fmt_value(value: float | None, aggregate: str) -> str:
-    from trust_tui.engine.scorecard import fmt
+    from trust_tui.engine.score.scorecard import fmt
 
     return fmt(value, "proportion" if aggregate == "summary" else aggregate)
 
@@ -212,7 +212,7 @@ class CompareScreen(Screen):
         return self.app.make_backend
 
     def _spec(self):
-        from trust_tui.engine.run import RunSpec
+        from trust_tui.engine.run.loop import RunSpec
 
         config = self._config()
         return RunSpec(bundle=getattr(config, "bundle", "trust-core"),
@@ -222,7 +222,7 @@ class CompareScreen(Screen):
 
     @work(thread=True, exclusive=True, group="compare-choices", exit_on_error=False)
     def load_choices(self) -> None:
-        from trust_tui.engine.store import Store
+        from trust_tui.engine.run.store import Store
 
         store = Store(self._store_path())
         try:
@@ -286,9 +286,9 @@ class CompareScreen(Screen):
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def run_compare(self, refs: list[str], with_agreement: bool, needs_engine: bool) -> None:
-        from trust_tui.engine import agreement, compare
-        from trust_tui.engine.run import RunFinished, RunPlanned
-        from trust_tui.engine.store import Store
+        from trust_tui.engine.compare import agreement, comparison as compare
+        from trust_tui.engine.run.loop import RunFinished, RunPlanned
+        from trust_tui.engine.run.store import Store
         from trust_tui.errors import TrustError
 
         idle = getattr(self.app, "engine_idle", None)
@@ -326,8 +326,8 @@ class CompareScreen(Screen):
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def load_stored(self, compare_id: int) -> None:
-        from trust_tui.engine import compare
-        from trust_tui.engine.store import Store
+        from trust_tui.engine.compare import comparison as compare
+        from trust_tui.engine.run.store import Store
         from trust_tui.errors import TrustError
 
         store = Store(self._store_path())
@@ -403,8 +403,8 @@ class CompareScreen(Screen):
         table.add_row(*cells, key=f"{row.kind}:{row.id}")
 
     def _show_summary(self) -> None:
-        from trust_tui.engine import agreement
-        from trust_tui.engine.gguf import human_size
+        from trust_tui.engine.compare import agreement
+        from trust_tui.engine.models.gguf import human_size
 
         result = self.comparison
         text = Text()

@@ -70,7 +70,7 @@ class HistoryScreen(Screen):
     def _load(self, store_path, model: data.ModelRow | None) -> None:
         from textual.worker import get_current_worker
 
-        from trust_tui.engine.store import Store
+        from trust_tui.engine.run.store import Store
 
         store = Store(store_path)
         try:

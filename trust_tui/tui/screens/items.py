@@ -65,7 +65,7 @@ class ItemsScreen(Screen):
         return True
 
     def load(self) -> None:
-        from trust_tui.engine.verdicts import run_items
+        from trust_tui.engine.score.verdicts import run_items
 
         self.rows, self.verdicts, snapshots = run_items(self.app.store, self.run_id, self._wanted)
         self.titles = {sid: s.get("title", sid) for sid, s in snapshots.items()}
@@ -92,7 +92,7 @@ class ItemsScreen(Screen):
                 Text(score, justify="right"),
                 safe(answer or "", single_line=True),
                 key=uid)
-        from trust_tui.engine.verdicts import VERDICTS
+        from trust_tui.engine.score.verdicts import VERDICTS
 
         counts = {v: sum(1 for x in self.verdicts.values() if x == v) for v in VERDICTS}
         title = Text()
@@ -140,7 +140,7 @@ class ItemsScreen(Screen):
     def action_review(self) -> None:
         """Mark the highlighted verdict wrong (pass <-> fail), or take a mark back. The review is
         kept apart from the scores, for this very answer (engine/overrides.py)."""
-        from trust_tui.engine import overrides
+        from trust_tui.engine.score import overrides
         from trust_tui.errors import TrustError
 
         table = self.query_one(DataTable)

@@ -78,7 +78,7 @@ class ModelsScreen(Screen):
     def _load_models(self, preferred, version, store_path, extra, discover) -> None:
         from textual.worker import get_current_worker
 
-        from trust_tui.engine.store import Store
+        from trust_tui.engine.run.store import Store
 
         store = Store(store_path)
         try:
@@ -240,7 +240,7 @@ class ModelsScreen(Screen):
         def chosen(value: str | None) -> None:
             if not value:
                 return
-            from trust_tui.engine import discovery
+            from trust_tui.engine.models import discovery
 
             folder = Path(value).expanduser()
             if not folder.is_dir():

@@ -130,8 +130,8 @@ class RunScreen(Screen):
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
     def run_engine(self, cancel: threading.Event, store_path, make_backend,
                    idle: threading.Event) -> None:
-        from trust_tui.engine import api
-        from trust_tui.engine.store import Store
+        from trust_tui.engine.run import api
+        from trust_tui.engine.run.store import Store
         from trust_tui.errors import Cancelled, TrustError
 
         bridge = EngineBridge(self)
@@ -172,7 +172,7 @@ class RunScreen(Screen):
             self.running_at = time.monotonic()
 
     def on_run_event_arrived(self, message: RunEventArrived) -> None:
-        from trust_tui.engine.run import ItemFinished, ItemStarted, RunFinished, RunPlanned
+        from trust_tui.engine.run.loop import ItemFinished, ItemStarted, RunFinished, RunPlanned
 
         event = message.event
         stats = self.query_one(RunStats)
@@ -304,7 +304,7 @@ class RunScreen(Screen):
     def _refresh_scorecard(self) -> None:
         if self.run_id is None:
             return
-        from trust_tui.engine import scorecard
+        from trust_tui.engine.score import scorecard
 
         card = scorecard.build(self.app.store, self.run_id)
         present = {}

@@ -55,10 +55,10 @@ class ScorecardScreen(Screen):
         self.load()  # on the first show, and after a drill-down or an export
 
     def load(self) -> None:
-        from trust_tui.engine import scorecard as sc
+        from trust_tui.engine.score import scorecard as sc
 
         self.card = sc.build(self.app.store, self.run_id)
-        from trust_tui.engine import review as review_mod
+        from trust_tui.engine.score import review as review_mod
 
         self.review = review_mod.gather(self.app.store, self.card)
         run = self.card.run
@@ -94,7 +94,7 @@ class ScorecardScreen(Screen):
         overall = data.overall(self.card)
         title.append(f" · overall {data.percent(overall)}", style="bold")
         self.query_one("#scorecard-title", Static).update(title)
-        from trust_tui.engine.health import run_health
+        from trust_tui.engine.run.health import run_health
 
         health = run_health(self.app.store, run["id"])
         warning = self.query_one("#scorecard-warning", Static)
@@ -124,7 +124,7 @@ class ScorecardScreen(Screen):
             return
         kind, ident = selected
         if kind == "dim":
-            from trust_tui.engine.scorecard import SUMMARY_DEFINITION
+            from trust_tui.engine.score.scorecard import SUMMARY_DEFINITION
 
             text = Text(f"Dimension score: {SUMMARY_DEFINITION}.", style="dim")
             review = getattr(self, "review", None)
@@ -141,7 +141,7 @@ class ScorecardScreen(Screen):
         text.append_text(safe(sub.description or sub.title))
         text.append("\n")
         text.append(f"{sub.metric}: {sub.definition}", style="dim")
-        from trust_tui.engine.verdicts import decision_note
+        from trust_tui.engine.score.verdicts import decision_note
 
         note = decision_note(sub)
         if note:
@@ -189,6 +189,6 @@ class ScorecardScreen(Screen):
 
 
 def sc_fmt(value, aggregate: str) -> str:
-    from trust_tui.engine.scorecard import fmt
+    from trust_tui.engine.score.scorecard import fmt
 
     return fmt(value, aggregate)

@@ -86,7 +86,7 @@ class RunSetupScreen(Screen):
             yield Static(Text("enter the server's URL", style="dim"), id="setup-server-identity")
 
     def _server_options(self):
-        from trust_tui.engine.api import BackendOptions
+        from trust_tui.engine.run.api import BackendOptions
 
         def value(widget_id: str) -> str | None:
             return self.query_one(widget_id, Input).value.strip() or None
@@ -105,7 +105,7 @@ class RunSetupScreen(Screen):
     @work(thread=True, exclusive=True, group="setup-server", exit_on_error=False)
     def check_server(self, options) -> None:
         """What the server says it serves and how its model is identified (nothing is run)."""
-        from trust_tui.engine import api
+        from trust_tui.engine.run import api
         from trust_tui.errors import TrustError
 
         try:
@@ -167,7 +167,8 @@ class RunSetupScreen(Screen):
     def measure_prompts(self, bundle) -> None:
         """Prompt tokens of every item of the bundle on this model (a tokenizer-only load), so
         the Context field can say what "auto" gives for any choice of profile and dimensions."""
-        from trust_tui.engine import api, gguf
+        from trust_tui.engine.run import api
+        from trust_tui.engine.models import gguf
         from trust_tui.errors import TrustError
 
         try:
@@ -260,7 +261,7 @@ class RunSetupScreen(Screen):
 
     def _update_context(self, workload: list | None = None) -> None:
         """The Context field's placeholder says the figure an empty field gives for this choice."""
-        from trust_tui.engine import api
+        from trust_tui.engine.run import api
 
         if self.bundle is None or not self.prompt_tokens:
             return
@@ -286,8 +287,8 @@ class RunSetupScreen(Screen):
             return False, None
 
     def action_start(self) -> None:
-        from trust_tui.engine.api import BackendOptions
-        from trust_tui.engine.run import RunSpec
+        from trust_tui.engine.run.api import BackendOptions
+        from trust_tui.engine.run.loop import RunSpec
 
         if self.bundle is None:
             self.notify("The bundle is not loaded.", severity="error")
@@ -323,7 +324,7 @@ class RunSetupScreen(Screen):
         self.app.start_run(self.model, spec, options, replace=True)
 
     def _start_on_server(self, profile: str, dims: list[str]) -> None:
-        from trust_tui.engine.run import RunSpec
+        from trust_tui.engine.run.loop import RunSpec
 
         options = self._server_options()
         if not options.server:

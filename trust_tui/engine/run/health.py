@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from trust_tui.engine.store import Store
+from trust_tui.engine.run.store import Store
 from trust_tui.sanitize import inert
 
 MIN_ANSWERS = 4  # below this nothing is judged: a two-item smoke run is not evidence

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trust_tui.engine.store import Store
+from trust_tui.engine.run.store import Store
 from trust_tui.errors import StoreError
 
 _SIDE_FILES = ("-wal", "-shm")

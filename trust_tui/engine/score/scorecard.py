@@ -15,8 +15,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from trust_tui.engine import stats
-from trust_tui.engine.store import Store
+from trust_tui.engine.score import stats
+from trust_tui.engine.run.store import Store
 from trust_tui.engine.types import DIMENSION_TITLES, DIMENSIONS
 
 AGGREGATE_DEFINITIONS = {
@@ -526,4 +526,4 @@ def fmt_ci(ci: tuple[float, float] | None, aggregate: str = "proportion") -> str
 # itself, as it is imported. It is imported here, last, once everything it needs is defined, so
 # that whoever imports scorecard gets the complete tables. Nothing in this module reads a name
 # from scorecard_trustllm, so the import cycle is safe whichever of the two is imported first.
-from trust_tui.engine import scorecard_trustllm  # noqa: E402,F401
+from trust_tui.engine.trustllm import metrics as scorecard_trustllm  # noqa: E402,F401

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Mapping
 from trust_tui.engine import bundles as bundle_mod
 from trust_tui.engine.backends.protocol import Backend
 from trust_tui.engine.scorers import base as scorer_registry
-from trust_tui.engine.store import Store, canonical_json, response_key, run_owner, sha256_text
+from trust_tui.engine.run.store import Store, canonical_json, response_key, run_owner, sha256_text
 from trust_tui.engine.types import (
     DoneEvent, ErrorEvent, GenSettings, Item, Response, Score, TokenEvent,
 )
@@ -172,7 +172,7 @@ def comparability_hash(bundle: bundle_mod.Bundle, spec: RunSpec, snapshots: list
                        template_source: str) -> str:
     """Everything that decides what a score means, except the model: two scorecards with the
     same hash measured the same thing."""
-    from trust_tui.engine.store import KEY_VERSION
+    from trust_tui.engine.run.store import KEY_VERSION
 
     return sha256_text(canonical_json({
         "bundle": [bundle.name, bundle.version, bundle.content_hash],

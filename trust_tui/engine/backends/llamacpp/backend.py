@@ -15,14 +15,16 @@ import hashlib
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from trust_tui.engine import hardware, native_log
+from trust_tui.engine.backends.llamacpp import sizing
+from trust_tui.engine.backends.llamacpp.batched import BatchedEngine, Prepared
 from trust_tui.engine.backends.protocol import BackendInfo
 from trust_tui.engine.backends.textstream import TextStream
-from trust_tui.engine.models import ModelFile
+from trust_tui.engine.models import hardware
+from trust_tui.engine.models.files import ModelFile
+from trust_tui.engine.run import native_log
 from trust_tui.engine.types import DoneEvent, ErrorEvent, Event, Request, Response, TokenEvent
 from trust_tui.errors import BackendError, ModelError
 
@@ -138,15 +140,6 @@ def measure_prompts(path: str | Path, chat_template: str | None,
             llm.close()
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A request ready for decoding: prompt tokens and the stop strings to apply."""
-
-    request: Request
-    tokens: list[int]
-    stops: tuple[str, ...]
-
-
 class LlamaCppBackend:
     def __init__(
         self,
@@ -160,38 +153,37 @@ class LlamaCppBackend:
         kv_cells: int | None = None,
         kv_unified: bool | None = None,
         prefix_reuse: bool = True,
-        context_plan: "batched.ContextPlan | None" = None,
+        context_plan: "sizing.ContextPlan | None" = None,
     ):
         try:
             import llama_cpp
         except ImportError as exc:  # pragma: no cover - a broken install
             raise BackendError(f"llama-cpp-python is not importable ({exc})") from None
-        from trust_tui.engine.backends import batched
 
         self._llama_cpp = llama_cpp
         self.model = model
         self.n_threads = n_threads or default_threads()
         self.n_gpu_layers = default_gpu_layers() if n_gpu_layers is None else n_gpu_layers
         self.parallel = max(1, parallel or 1)
-        train_ctx = model.info.context_length or batched.DEFAULT_PLAIN_SEQ_CTX
+        train_ctx = model.info.context_length or sizing.DEFAULT_PLAIN_SEQ_CTX
         if n_ctx or context_plan is None:
-            context_plan = batched.plan_context(None, user_ctx=n_ctx, train_ctx=train_ctx,
+            context_plan = sizing.plan_context(None, user_ctx=n_ctx, train_ctx=train_ctx,
                                                 parallel=self.parallel)
         self.context_plan = context_plan
         self.seq_ctx = min(context_plan.seq_ctx, train_ctx)  # tokens available to one sequence
         self.prefix_reuse = prefix_reuse
-        self.kv_unified = batched.DEFAULT_KV_UNIFIED if kv_unified is None else bool(kv_unified)
+        self.kv_unified = sizing.DEFAULT_KV_UNIFIED if kv_unified is None else bool(kv_unified)
         self.batch_context = None  # the multi-sequence context of the batched engine
         if self.parallel > 1:
             # By default one KV stream of seq_ctx cells per sequence id (kv_unified off), plus
             # one for the pinned shared prompt head. With kv_unified on, one pool of kv_cells
             # shared by all sequences; the engine admits a sequence only while its cells fit.
-            auto_n_batch, auto_n_ubatch = batched.auto_batch(gpu=self.n_gpu_layers != 0)
+            auto_n_batch, auto_n_ubatch = sizing.auto_batch(gpu=self.n_gpu_layers != 0)
             n_batch = n_batch or auto_n_batch
             n_ubatch = n_ubatch or auto_n_ubatch
             n_seq_max = self.parallel + 1
             if self.kv_unified:
-                cells = kv_cells or max(self.seq_ctx, self.parallel * batched.DEFAULT_CELLS_PER_SEQ)
+                cells = kv_cells or max(self.seq_ctx, self.parallel * sizing.DEFAULT_CELLS_PER_SEQ)
             else:
                 cells = self.seq_ctx * n_seq_max
             self.kv_cells = int(cells)
@@ -217,7 +209,7 @@ class LlamaCppBackend:
                 )
                 if self.parallel > 1:
                     # llama_cpp.Llama 0.3.36 drops n_seq_max and kv_unified (its **kwargs).
-                    self.batch_context = batched.open_context(
+                    self.batch_context = sizing.open_context(
                         self.llm._model, n_ctx=self.kv_cells, n_batch=self.n_batch,
                         n_ubatch=self.n_ubatch, n_seq_max=n_seq_max, kv_unified=self.kv_unified,
                         n_threads=self.n_threads)
@@ -275,7 +267,6 @@ class LlamaCppBackend:
     def generate(self, requests: Iterable[Request], cancel: threading.Event) -> Iterator[Event]:
         with self._lock:  # one Llama, one decoding loop at a time
             if self.parallel > 1:
-                from trust_tui.engine.backends.batched import BatchedEngine
 
                 engine = BatchedEngine(self, n_parallel=self.parallel)
                 yield from engine.run((self.prepare(r) for r in requests), cancel)

@@ -110,7 +110,7 @@ class _Model:
                  vocab_only: bool = False):
         import llama_cpp
 
-        from trust_tui.engine.backends.llamacpp import (
+        from trust_tui.engine.backends.llamacpp.backend import (
             _quiet_stderr, default_gpu_layers, default_threads,
         )
 
@@ -276,7 +276,7 @@ def measure_speed(path: str | Path, prompts: Sequence[str] = (), prompt_tokens: 
     The prompt is the bundle's own text (``prompts`` joined), cut to length."""
     import llama_cpp
 
-    from trust_tui.engine.backends.llamacpp import _quiet_stderr, default_gpu_layers, default_threads
+    from trust_tui.engine.backends.llamacpp.backend import _quiet_stderr, default_gpu_layers, default_threads
 
     path = Path(path)
     if not path.exists():

@@ -13,10 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from trust_tui.engine import scorecard as sc
-from trust_tui.engine import stats
-from trust_tui.engine.scorecard import _item
-from trust_tui.engine.verdicts import passes
+from trust_tui.engine.score import scorecard as sc
+from trust_tui.engine.score import stats
+from trust_tui.engine.score.scorecard import _item
+from trust_tui.engine.score.verdicts import passes
 
 RESAMPLES = 2000
 SEED = 0
@@ -278,7 +278,7 @@ def _pair_up(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[list[str], int
 
 def paired_units(spec: Mapping[str, Any], ref_rows: list, var_rows: list) -> PairedUnits | None:
     """The paired units of one sub-task, or None for an aggregate without them (chi2)."""
-    from trust_tui.engine import scorecard_trustllm as tl
+    from trust_tui.engine.trustllm import metrics as tl
 
     aggregate = spec["aggregate"]
     options = spec.get("aggregate_options") or {}

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from trust_tui.engine import scorecard as scorecard_mod
-from trust_tui.engine.store import Store
+from trust_tui.engine.score import scorecard as scorecard_mod
+from trust_tui.engine.run.store import Store
 
 # Scorecards built for a bag at most (the latest runs first): enough for "your other quants".
 MAX_PEERS = 20

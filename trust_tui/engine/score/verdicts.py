@@ -22,7 +22,7 @@ def passes(value: float, direction: str, aggregate: str) -> bool:
 
 def item_verdicts(rows: list[dict], snapshot: Mapping[str, Any]) -> dict[str, str]:
     """uid -> verdict for one sub-task's rows (``snapshot``: its runs.subtasks entry)."""
-    from trust_tui.engine.scorecard import _item
+    from trust_tui.engine.score.scorecard import _item
 
     aggregate = snapshot.get("aggregate", "proportion")
     direction = snapshot.get("direction", "higher")
@@ -77,7 +77,7 @@ def run_items(store: Any, run_id: int, keep: Callable[[str], bool] = lambda subt
     from trust_tui.engine.judge import overlay
 
     judged_rows, _ = overlay.apply(store, run, store.item_rows(run_id))
-    from trust_tui.engine import overrides
+    from trust_tui.engine.score import overrides
 
     # A reviewer's verdict replaces the judge's and the rules' for that very answer (marked
     # "overridden"; the scorecard's own table keeps the scorers' verdicts, engine/review.py).

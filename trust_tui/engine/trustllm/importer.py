@@ -23,12 +23,12 @@ from typing import Any
 from trust_tui import paths
 from trust_tui.engine import bundles
 from trust_tui.engine.scorers import base as scorer_registry
-from trust_tui.engine.scorers import trustllm as _trustllm_scorers  # noqa: F401  (registers them)
+from trust_tui.engine.trustllm import scorers as _trustllm_scorers  # noqa: F401  (registers them)
 from trust_tui.engine.types import DIMENSIONS
 from trust_tui.errors import TrustError
 from trust_tui.importers.sampling import Unit, stratified_sample
-from trust_tui.importers.trustllm_records import FILES, FileSpec
-from trust_tui.importers.trustllm_subtasks import BY_NAME, SUBTASKS
+from trust_tui.engine.trustllm.records import FILES, FileSpec
+from trust_tui.engine.trustllm.subtasks import BY_NAME, SUBTASKS
 
 IMPORTER_VERSION = "1.1.0"  # bump when items, scorers or settings of the bundle change
 REPORT_NAME = "IMPORT_REPORT.json"

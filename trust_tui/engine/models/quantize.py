@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from trust_tui import paths
-from trust_tui.engine import gguf
+from trust_tui.engine.models import gguf
 from trust_tui.errors import TrustError
 
 # llama_ftype values (general.file_type) by the names llama-quantize accepts.
@@ -126,7 +126,7 @@ def default_output(source: Path, type_name: str) -> Path:
 def plan(source: str | Path, type_name: str, output: str | Path | None = None,
          allow_requantize: bool = False) -> tuple[Path, str, Path, gguf.GGUFInfo]:
     """Check everything that can be checked before llama.cpp starts: (source, type, output, info)."""
-    from trust_tui.engine.models import resolve_model_path
+    from trust_tui.engine.models.files import resolve_model_path
 
     requested = normalise_type(type_name)
     if requested in NEEDS_IMATRIX:

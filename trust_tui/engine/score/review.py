@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from trust_tui.engine import overrides as overrides_mod
-from trust_tui.engine import recheck as recheck_mod
-from trust_tui.engine import reference_runs
-from trust_tui.engine import scorecard as sc
-from trust_tui.engine.store import Store
+from trust_tui.engine.score import overrides as overrides_mod
+from trust_tui.engine.run import recheck as recheck_mod
+from trust_tui.engine.compare import reference_runs
+from trust_tui.engine.score import scorecard as sc
+from trust_tui.engine.run.store import Store
 
 
 @dataclass
@@ -44,7 +44,7 @@ def _provenance(run: Mapping[str, Any]) -> list[str]:
     path = run.get("model_path")
     if not path or not Path(path).is_file():
         return []
-    from trust_tui.engine import gguf, provenance
+    from trust_tui.engine.models import gguf, provenance
     from trust_tui.errors import TrustError
 
     try:
@@ -56,7 +56,7 @@ def _provenance(run: Mapping[str, Any]) -> list[str]:
 def gather(store: Store, card: sc.Scorecard) -> Review:
     run = card.run
     review = Review()
-    from trust_tui.importers import trustllm_reference
+    from trust_tui.engine.trustllm import reference as trustllm_reference
 
     published = trustllm_reference.references_for(run, card.subtasks)
     if published:

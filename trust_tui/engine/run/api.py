@@ -1,7 +1,7 @@
 """The engine's front door: what the CLI, the app and Python users call.
 
 Each function is a thin composition of the engine's modules, so ``trust-tui run`` and
-``trust_tui.engine.api.run(...)`` do exactly the same thing.
+``trust_tui.engine.run.api.run(...)`` do exactly the same thing.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from trust_tui.engine import bundles, models
+from trust_tui.engine import bundles
+
+from trust_tui.engine.models import files as models
 from trust_tui.engine.backends.protocol import Backend
-from trust_tui.engine.run import Listener, RunOutcome, Runner, RunSpec
-from trust_tui.engine.store import Store
+from trust_tui.engine.run.loop import Listener, RunOutcome, Runner, RunSpec
+from trust_tui.engine.run.store import Store
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,8 @@ def open_backend(model: models.ModelFile | None, options: BackendOptions,
     the user says the server loaded)."""
     if options.server:
         return open_server_backend(options, server_model_file)
-    from trust_tui.engine.backends import llamacpp
-    from trust_tui.engine.backends.batched import DEFAULT_BATCHED_SEQ_CTX, plan_context
+    from trust_tui.engine.backends.llamacpp import backend as llamacpp
+    from trust_tui.engine.backends.llamacpp.sizing import DEFAULT_BATCHED_SEQ_CTX, plan_context
 
     assert model is not None
     counts = prompt_tokens(model.path, workload or [], model.info.chat_template)
@@ -96,7 +98,7 @@ def prompt_tokens(model_path: str | Path, workload: list,
     """Prompt tokens of each item (by uid) of ``workload`` ((subtask, item) pairs), rendered with
     the model's chat template, from a tokenizer-only load of the file; {} when its vocabulary
     cannot be read (the caller then falls back to the default context)."""
-    from trust_tui.engine.backends.llamacpp import measure_prompts
+    from trust_tui.engine.backends.llamacpp.backend import measure_prompts
     from trust_tui.errors import TrustError
 
     if not workload:
@@ -112,7 +114,7 @@ def context_plan(workload: list, prompt_tokens: Mapping[str, int], n_ctx: int | 
                  generation: Mapping[str, Any] | None = None, train_ctx: int | None = None):
     """Cells per sequence for ``workload``: the item that needs the most (its prompt tokens +
     its max_tokens after the run's ``generation`` overrides), unless ``n_ctx`` is given."""
-    from trust_tui.engine.backends.batched import plan_context
+    from trust_tui.engine.backends.llamacpp.sizing import plan_context
 
     overrides = dict(generation or {})
     pairs = [(prompt_tokens[item.uid], sub.generation.merged(overrides).max_tokens)
@@ -122,14 +124,14 @@ def context_plan(workload: list, prompt_tokens: Mapping[str, int], n_ctx: int | 
 
 def _auto_parallel(workload: list | None, options: BackendOptions, seq_ctx: int,
                    metadata: dict[str, Any] | None = None) -> int:
-    from trust_tui.engine.backends.batched import auto_parallel, kv_bytes_per_token
-    from trust_tui.engine.hardware import memory_bytes
+    from trust_tui.engine.backends.llamacpp.sizing import auto_parallel, kv_bytes_per_token
+    from trust_tui.engine.models.hardware import memory_bytes
 
     if not workload:
         return 1
     gpu = (options.n_gpu_layers or 0) != 0
     if options.n_gpu_layers is None:
-        from trust_tui.engine.backends.llamacpp import default_gpu_layers
+        from trust_tui.engine.backends.llamacpp.backend import default_gpu_layers
 
         gpu = default_gpu_layers() != 0
     return auto_parallel(n_items=len(workload), seq_ctx=seq_ctx, gpu=gpu,

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from trust_tui.engine.store import Store
+from trust_tui.engine.run.store import Store
 from trust_tui.errors import TrustError
 
 
@@ -42,8 +42,10 @@ def ensure_run(store: Store, model: str | Path, spec, options=None, listener=Non
     Otherwise ``api.run`` runs it (answers come from the cache where possible). With
     ``isolate`` it runs in a child process, so the run's peak memory is that model's alone.
     """
-    from trust_tui.engine import api, bundles, models
+    from trust_tui.engine.run import api
 
+    from trust_tui.engine import bundles
+    from trust_tui.engine.models import files as models
     stage = on_stage or (lambda text: None)
     if backend is None:
         stage("hashing " + (Path(str(model)).name if model else "the embedded model"))
@@ -61,7 +63,7 @@ def ensure_run(store: Store, model: str | Path, spec, options=None, listener=Non
 
 def _child_main(model: str, spec, options, store_path: str, events, stop) -> None:
     """The body of ``run_in_child``'s process: api.run, its events sent back through a queue."""
-    from trust_tui.engine import api
+    from trust_tui.engine.run import api
 
     store = Store(store_path)
     try:
@@ -140,7 +142,7 @@ def resolve(store: Store, refs: Sequence[str | int], spec=None, options=None, li
             isolate: bool = True) -> tuple[list[int], list[str]]:
     """Each ref (run id, 'latest', model path, or 'default' for the embedded model) as a finished
     run id, running models first. Returns (run ids, one note per ref)."""
-    from trust_tui.engine.run import RunSpec
+    from trust_tui.engine.run.loop import RunSpec
 
     kinds: list[tuple[str, Any]] = []
     for ref in refs:

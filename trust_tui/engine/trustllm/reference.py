@@ -105,7 +105,7 @@ def parse(data: Mapping[str, Any]) -> Leaderboard:
 
 @lru_cache(maxsize=1)
 def leaderboard() -> Leaderboard:
-    text = resources.files("trust_tui.importers").joinpath(DATA_FILE).read_text(encoding="utf-8")
+    text = resources.files("trust_tui.engine.trustllm").joinpath(DATA_FILE).read_text(encoding="utf-8")
     return parse(tomllib.loads(text))
 
 

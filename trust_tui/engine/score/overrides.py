@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from trust_tui.engine.store import Store, now, sha256_text
+from trust_tui.engine.run.store import Store, now, sha256_text
 from trust_tui.errors import TrustError
 
 FIELDS = ("item_hash", "answer_sha256", "scorer", "scorer_version", "subtask", "item_id", "value",

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from trust_tui.engine import api, bundles
+from trust_tui.engine.run import api
+
+from trust_tui.engine import bundles
 from trust_tui.engine.backends.replay import ReplayBackend, messages_key
-from trust_tui.engine.run import RunOutcome, RunSpec
-from trust_tui.engine.store import Store
+from trust_tui.engine.run.loop import RunOutcome, RunSpec
+from trust_tui.engine.run.store import Store
 from trust_tui.errors import TrustError
 
 

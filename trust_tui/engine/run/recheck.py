@@ -18,8 +18,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
-from trust_tui.engine.run import item_from_json, safe_score
-from trust_tui.engine.store import Store
+from trust_tui.engine.run.loop import item_from_json, safe_score
+from trust_tui.engine.run.store import Store
 from trust_tui.engine.types import DoneEvent, ErrorEvent, GenSettings, Request
 
 DEFAULT_SAMPLE = 24
@@ -175,7 +175,7 @@ def describe(result: Recheck) -> list[str]:
 
 
 def save(store: Store, result: Recheck) -> int:
-    from trust_tui.engine.store import canonical_json, now
+    from trust_tui.engine.run.store import canonical_json, now
 
     with store.transaction():
         return store.db["rechecks"].insert({"run_id": result.run_id, "created": now(), "sample": result.sample,
@@ -198,7 +198,8 @@ def open_run_backend(store: Store, run: Mapping[str, Any], threads: int | None =
                      n_gpu_layers: int | None = None):
     """The run's own model file, loaded again with the run's parallel and context, after checking
     it is still the file the run's answers came from."""
-    from trust_tui.engine import api, models
+    from trust_tui.engine.run import api
+    from trust_tui.engine.models import files as models
     from trust_tui.errors import TrustError
 
     settings = json.loads(run.get("backend") or "{}")

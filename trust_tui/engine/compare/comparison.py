@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from trust_tui.engine import agreement as agreement_mod
-from trust_tui.engine import scorecard as sc
-from trust_tui.engine import stats
-from trust_tui.engine.compare_runs import resolve
-from trust_tui.engine.compare_stats import (
+from trust_tui.engine.compare import agreement as agreement_mod
+from trust_tui.engine.score import scorecard as sc
+from trust_tui.engine.score import stats
+from trust_tui.engine.compare.runs import resolve
+from trust_tui.engine.compare.stats import (
     ITEM_STATISTICS,  # noqa: F401  (re-exported: tests reach it as compare.<name>)
     RESAMPLES,
     SEED,
@@ -53,7 +53,7 @@ from trust_tui.engine.compare_stats import (
     unit_rows,
     unit_values,  # noqa: F401  (re-exported)
 )
-from trust_tui.engine.store import Store, canonical_json, now
+from trust_tui.engine.run.store import Store, canonical_json, now
 from trust_tui.errors import Cancelled, RunNotFound, TrustError
 
 

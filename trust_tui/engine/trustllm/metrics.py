@@ -18,8 +18,8 @@ import math
 from collections import Counter, defaultdict
 from typing import Any, Mapping
 
-from trust_tui.engine import stats
-from trust_tui.engine.scorecard import (
+from trust_tui.engine.score import stats
+from trust_tui.engine.score.scorecard import (
     AGGREGATE_DEFINITIONS,
     _AGGREGATES,
     SubtaskResult,
@@ -187,7 +187,7 @@ def _pair_robustness_score(result: SubtaskResult, rows: list, options: Mapping[s
 def similarity_units(rows: list, reference: str = "clean") -> dict[str, dict[str, float] | None]:
     """Per AdvInstruction pair: {variant: similarity of its answer to the reference variant's},
     over the readable variants; None when the reference answer is unreadable or no variant is."""
-    from trust_tui.engine.scorers.trustllm import similarity
+    from trust_tui.engine.trustllm.scorers import similarity
 
     units: dict[str, dict[str, float] | None] = {}
     for pair, members in _pairs(rows).items():

@@ -1,0 +1,1 @@
+"""Comparing runs: resolving refs to finished runs, paired statistics, agreement, reference runs."""
