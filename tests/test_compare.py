@@ -15,7 +15,7 @@ scipy_stats = pytest.importorskip("scipy.stats")  # test-only oracles (pip insta
 np = pytest.importorskip("numpy")
 from trust_tui.engine.run import api
 from trust_tui.engine.compare import comparison as compare
-from trust_tui.engine.score import scorecard, stats
+from trust_tui.engine.score import metrics, scorecard, stats
 from trust_tui.engine.backends.fake import FakeBackend
 from trust_tui.engine.run.loop import RunSpec
 from trust_tui.export import compare_md
@@ -209,14 +209,14 @@ def test_pearson_is_compared_by_a_sign_flip_test_of_r():
     assert test.method == "paired-permutation" and test.n == 8 and flips == [] and test.exact
 
     def difference(a, b):
-        return compare._pearson_value(spec, b) - compare._pearson_value(spec, a)
+        return metrics.get("pearson").value_of(b) - metrics.get("pearson").value_of(a)
 
     assert test.diff == pytest.approx(expected_r - 1)
     assert test.p == pytest.approx(_scipy_paired(difference, ref, var))
     assert test.ci[0] <= expected_r - 1 <= test.ci[1]
     # by hand: resampling the same items in both runs, r_var − r_ref is never positive here
     observed, ci = compare.paired_statistic_bootstrap(
-        lambda rows: compare._pearson_value(spec, rows), ref, var)
+        lambda rows: metrics.get("pearson").value_of(rows), ref, var)
     assert observed == pytest.approx(expected_r - 1)
     assert ci[1] <= 0 and ci == test.ci
 
@@ -386,7 +386,7 @@ def test_three_variants_each_against_the_reference(store, mini):
 
 
 def test_item_statistics_reproduce_the_scorecard_aggregates():
-    """Each metric recomputed on resampled items must equal the scorecard's own value."""
+    """Each metric's fast value (what resampling recomputes) must equal the scorecard's own value."""
     rng = random.Random(5)
     rows = []
     for i in range(40):
@@ -407,7 +407,7 @@ def test_item_statistics_reproduce_the_scorecard_aggregates():
         spec = {"id": "x/y", "title": "t", "metric": "m", "aggregate": aggregate, "direction": "higher",
                 "scorer": "s", "scorer_version": 1, "aggregate_options": options}
         expected = scorecard.aggregate(spec, data).value
-        assert compare.ITEM_STATISTICS[aggregate](spec, data) == pytest.approx(expected), aggregate
+        assert metrics.get(aggregate).value_of(data, options) == pytest.approx(expected), aggregate
 
 
 def test_a_mean_metric_is_never_treated_as_pass_fail():

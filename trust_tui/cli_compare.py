@@ -103,7 +103,7 @@ def _print_comparison(console, result) -> None:
 
     from trust_tui.engine.compare import agreement as agreement_mod
     from trust_tui.engine.models.gguf import human_size
-    from trust_tui.engine.score.scorecard import DECIMAL_AGGREGATES, fmt
+    from trust_tui.engine.score import metrics
 
     labels = [v.label for v in result.variants]
     if result.forced:
@@ -118,20 +118,19 @@ def _print_comparison(console, result) -> None:
         table.add_column("p (Holm)", justify="right")
 
     def add(row, name: str, bold: bool = False) -> None:
-        agg = "proportion" if row.aggregate == "summary" else row.aggregate
-        cells = [f"[bold]{name}[/]" if bold else f"  {name}", fmt(row.cells[0].value, agg)]
+        metric = metrics.for_display(row.aggregate)
+        cells = [f"[bold]{name}[/]" if bold else f"  {name}", metric.fmt(row.cells[0].value)]
         for cell, delta in zip(row.cells[1:], row.deltas[1:]):
             shown = "–"
             if delta.value is not None:
-                scale = 1 if agg in DECIMAL_AGGREGATES or agg in ("pearson", "chi2") else 100
-                shown = f"{scale * delta.value:+.1f}" if scale == 100 else f"{delta.value:+.3f}"
+                shown = metric.fmt_delta(delta.value)
                 colour = {True: "green", False: "red"}.get(delta.better)
                 shown = f"[{colour}]{shown}[/]" if colour else shown
                 shown += "*" if delta.note else ""
             p = delta.test
             ptext = "–" if p.p is None else f"{p.p:.3f} ({p.p_holm:.3f})" if p.p_holm is not None else f"{p.p:.3f}"
             ptext += "†" if p.too_small else ""
-            cells += [fmt(cell.value, agg), shown, ptext]
+            cells += [metric.fmt(cell.value), shown, ptext]
         table.add_row(*cells)
 
     for dim in result.dimensions:
@@ -141,7 +140,8 @@ def _print_comparison(console, result) -> None:
                 add(sub, _t(sub.title))
         table.add_section()
     console.print(table)
-    console.print("[dim]Δ: variant − reference (percentage points for rates), on the units readable in both "
+    console.print("[dim]Δ: variant − reference (pt: percentage points, for rates; other metrics in their "
+                  "own decimals), on the units readable in both "
                   "runs; p: exact McNemar or sign-flip permutation per sub-task, sign-flip permutation per "
                   "dimension; Holm-adjusted in brackets; †: no outcome could reach p < 0.05[/]")
     for row in result.dimensions + result.subtasks:

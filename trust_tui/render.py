@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from trust_tui.engine.score import metrics
 from trust_tui.engine.score import scorecard as sc
 from trust_tui.engine.models.gguf import human_params, human_size
 from trust_tui.engine.run.store import Store
@@ -70,17 +71,22 @@ def print_scorecard(console: Console, store: Store, run_id: int):
     table.add_column("n", justify="right")
     table.add_column("Unparseable", justify="right")
     table.add_column("Skipped", justify="right")
+    summary = metrics.SUMMARY
     for dim in card.dimensions:
-        table.add_row(f"[bold]{_t(dim.title)}[/]", "summary", "↑", f"[bold]{sc.fmt(dim.value)}[/]",
-                      sc.fmt_ci(dim.ci), f"{dim.done}/{dim.total}", "", "", end_section=False)
+        table.add_row(f"[bold]{_t(dim.title)}[/]", "summary", "↑", f"[bold]{summary.fmt(dim.value)}[/]",
+                      summary.fmt_ci(dim.ci), f"{dim.done}/{dim.total}", "", "", end_section=False)
         for sub in dim.subtasks:
+            metric = metrics.for_display(sub.aggregate)
             table.add_row(
-                f"  {_t(sub.title)}", _t(sub.metric), "↑" if sub.direction == "higher" else "↓",
-                sc.fmt(sub.value, sub.aggregate), sc.fmt_ci(sub.ci, sub.aggregate),
+                f"  {_t(sub.title)}", _t(sub.metric),
+                "↑" if metric.direction_for(sub.direction) == "higher" else "↓",
+                metric.fmt(sub.value), metric.fmt_ci(sub.ci),
                 f"{sub.n} {_t(sub.unit)}" if sub.unit != "items" else str(sub.n),
                 str(sub.unparseable) if sub.unparseable else "", str(sub.skipped) if sub.skipped else "",
             )
         table.add_section()
+    table.add_row("[bold]Overall[/]", "mean of dimensions", "↑", f"[bold]{summary.fmt(card.overall)}[/]",
+                  "", "", "", "")
     console.print(table)
     from trust_tui.engine.score.verdicts import decision_note
 
@@ -94,7 +100,7 @@ def print_scorecard(console: Console, store: Store, run_id: int):
         console.print(f"[dim]{_t(line)}[/]", soft_wrap=True)
     if run.get("template_warning"):
         console.print(f"[yellow]warning:[/] {_t(run['template_warning'])}")
-    console.print(f"[dim]dimension summary: {sc.SUMMARY_DEFINITION}. "
+    console.print(f"[dim]dimension summary: {sc.SUMMARY_DEFINITION}; overall: {sc.OVERALL_DEFINITION}. "
                   f"comparability hash {_t(run['comparability_hash'])}[/]")
     if health.broken:
         print_health(console, health)

@@ -15,22 +15,13 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from trust_tui import paths
+from trust_tui.engine.score import metrics as metric_registry
 from trust_tui.engine.scorers import base as scorer_registry
 from trust_tui.engine.types import DIMENSION_TITLES, DIMENSIONS, GenSettings, Item
 from trust_tui.errors import BundleError
 
 FORMAT_VERSION = 1
 PROFILES = ("quick", "full")
-AGGREGATES = (
-    "proportion",
-    "mean",
-    "pair_consistency",
-    "pair_flip",
-    "pair_robustness",
-    "pearson",
-    "chi2",
-    "macro_proportion", "macro_f1", "pair_robustness_score", "pair_similarity", "leakage_rates", "mean_nonrefused",
-)
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _MANIFEST_KEYS = {
@@ -312,11 +303,15 @@ def _subtask(directory: Path, dimension: str, sub_name: str, spec: Any, where: s
             f"{where}: field 'scorer': unknown scorer {spec['scorer']!r} "
             f"(known: {', '.join(scorer_registry.names())})"
         ) from None
-    if spec["aggregate"] not in AGGREGATES:
+    metric = metric_registry.find(spec["aggregate"])
+    if metric is None or not metric.selectable:
         raise BundleError(f"{where}: field 'aggregate': unknown {spec['aggregate']!r} "
-                          f"(known: {', '.join(AGGREGATES)})")
+                          f"(known: {', '.join(metric_registry.names())})")
     if spec["direction"] not in ("higher", "lower"):
         raise BundleError(f"{where}: field 'direction': must be 'higher' or 'lower'")
+    if metric.direction and spec["direction"] != metric.direction:
+        raise BundleError(f"{where}: field 'direction': aggregate {metric.name} is always "
+                          f"{metric.direction}-is-better, not {spec['direction']!r}")
     options = spec.get("scorer_options", {})
     agg_options = spec.get("aggregate_options", {})
     if not isinstance(options, dict) or not isinstance(agg_options, dict):
@@ -333,7 +328,7 @@ def _subtask(directory: Path, dimension: str, sub_name: str, spec: Any, where: s
         problem = scorer.check(item, options)
         if problem:
             raise BundleError(f"{item.source}: {problem}")
-    _check_pairs(items, spec["aggregate"], items_path)
+    _check_pairs(items, metric, items_path)
     quick = spec.get("quick", quick_default)
     if not isinstance(quick, int) or quick < 1:
         raise BundleError(f"{where}: field 'quick': must be a positive integer")
@@ -427,20 +422,26 @@ def _messages(raw: dict, where: str, system_prompt: str) -> tuple[dict[str, str]
     return tuple(messages)
 
 
-def _check_pairs(items: tuple[Item, ...], aggregate: str, path: Path) -> None:
-    if not aggregate.startswith("pair_"):
+def _check_pairs(items: tuple[Item, ...], metric: metric_registry.Metric, path: Path) -> None:
+    if not metric.pairs:
         return
     pairs: dict[str, list[Item]] = {}
     for item in items:
         if not item.pair:
-            raise BundleError(f"{item.source}: field 'pair': aggregate {aggregate} needs every item in a pair")
+            raise BundleError(f"{item.source}: field 'pair': aggregate {metric.name} needs every item in a pair")
         pairs.setdefault(item.pair, []).append(item)
     for pair_id, members in pairs.items():
         variants = [m.variant for m in members]
         if len(members) < 2 or len(set(variants)) != len(variants) or None in variants:
             raise BundleError(f"{members[0].source}: field 'pair': pair {pair_id!r} needs ≥2 members "
                               f"with distinct variants, got {variants}")
-        if aggregate == "pair_flip" and "base" not in variants:
-            raise BundleError(f"{members[0].source}: field 'variant': pair {pair_id!r} has no 'base' member")
-        if aggregate == "pair_robustness" and "clean" not in variants:
-            raise BundleError(f"{members[0].source}: field 'variant': pair {pair_id!r} has no 'clean' member")
+        if metric.pair_reference and metric.pair_reference not in variants:
+            raise BundleError(f"{members[0].source}: field 'variant': pair {pair_id!r} has no "
+                              f"'{metric.pair_reference}' member")
+
+
+def __getattr__(name: str):
+    # The aggregates a bundle may name: the metric registry's (kept as a name for older callers).
+    if name == "AGGREGATES":
+        return tuple(metric_registry.names())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,8 @@ from typing import Any
 import trust_tui
 from trust_tui.engine.compare import comparison as cmp
 from trust_tui.engine.models.gguf import human_size
-from trust_tui.engine.score.scorecard import SUMMARY_DEFINITION, fmt, fmt_ci
+from trust_tui.engine.score import metrics
+from trust_tui.engine.score.scorecard import SUMMARY_DEFINITION
 from trust_tui.export.markdown import _cell
 
 FORMAT = "trust-tui-comparison/1"
@@ -46,7 +47,8 @@ def _test(test: cmp.Test) -> dict[str, Any]:
 
 def _row(row: cmp.Row, labels: list[str]) -> dict[str, Any]:
     out = {"id": row.id, "kind": row.kind, "dimension": row.dimension, "title": row.title,
-           "metric": row.metric, "aggregate": row.aggregate, "direction": row.direction,
+           "metric": row.metric, "aggregate": row.aggregate,
+           "scale": metrics.for_display(row.aggregate).scale.name, "direction": row.direction,
            "in_summary": row.in_summary, "variants": []}
     for index, (cell, delta) in enumerate(zip(row.cells, row.deltas)):
         entry: dict[str, Any] = {"label": labels[index]}
@@ -134,26 +136,14 @@ AGREEMENT_DEFINITION = (
 def _value(entry: dict, aggregate: str) -> str:
     if "value" not in entry:
         return "–"
-    if aggregate == "summary":
-        aggregate = "proportion"
-    text = fmt(entry["value"], aggregate)
-    ci = fmt_ci(tuple(entry["ci"]) if entry.get("ci") else None, aggregate)
-    return f"{text} {ci}".strip()
+    return metrics.for_display(aggregate).fmt_with_ci(entry["value"], tuple(entry["ci"]) if entry.get("ci") else None)
 
 
 def _delta(entry: dict, aggregate: str) -> str:
     delta = entry.get("delta")
     if delta is None:
         return "–"
-    if aggregate in ("proportion", "summary", "pair_flip", "pair_consistency", "pair_robustness",
-                     "macro_proportion", "leakage_rates"):
-        text = f"{100 * delta:+.1f} pt"
-    elif aggregate == "pearson":
-        text = f"{delta:+.2f}"
-    elif aggregate == "chi2":
-        text = f"p {delta:+.3f}"
-    else:
-        text = f"{delta:+.3f}"
+    text = metrics.fmt_delta(delta, aggregate)
     marker = {True: " ▲", False: " ▼"}.get(entry.get("better"), "")
     return text + marker + (" *" if entry.get("delta_note") else "")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trust_tui.engine.score.scorecard import fmt, fmt_ci
+from trust_tui.engine.score import metrics
 from trust_tui.sanitize import inert
 
 
@@ -21,10 +21,8 @@ def _code(text: Any) -> str:
 
 
 def _value(entry: dict) -> str:
-    agg = entry.get("aggregate", "proportion")
-    text = fmt(entry["value"], agg)
-    ci = fmt_ci(tuple(entry["ci"]) if entry.get("ci") else None, agg)
-    return f"{text} {ci}".strip()
+    metric = metrics.for_display(entry.get("aggregate", metrics.SUMMARY.name))
+    return metric.fmt_with_ci(entry["value"], tuple(entry["ci"]) if entry.get("ci") else None)
 
 
 def render(report: dict) -> str:
@@ -70,9 +68,12 @@ def render(report: dict) -> str:
         "|---|---|---|",
     ]
     for dim in report["dimensions"]:
-        lines.append(f"| {_cell(dim['title'])} | {_value(dict(dim, aggregate='proportion'))} | "
+        lines.append(f"| {_cell(dim['title'])} | {_value(dim)} | "
                      f"{dim['done']}/{dim['total']} |")
-    lines += ["", f"*Summary:* {report['summary_definition']}.", ""]
+    overall = report.get("overall") or {}
+    lines.append(f"| **Overall** | **{metrics.SUMMARY.fmt(overall.get('value'))}** | |")
+    lines += ["", f"*Summary:* {report['summary_definition']}.",
+              f"*Overall:* {overall.get('definition', '')}.", ""]
     for dim in report["dimensions"]:
         lines += [
             f"## {_cell(dim['title'])}",
@@ -81,7 +82,8 @@ def render(report: dict) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for sub in dim["subtasks"]:
-            better = "↑ higher" if sub["direction"] == "higher" else "↓ lower"
+            better = "↑ higher" if metrics.for_display(sub["aggregate"]).direction_for(sub["direction"]) == "higher" \
+                else "↓ lower"
             lines.append(
                 f"| {_cell(sub['title'])} | {_cell(sub['metric'])} | {better} | {_value(sub)} | "
                 f"{sub['n']} {_cell(sub['unit'])} | {sub['unparseable']} | {sub['skipped']} |")
@@ -99,7 +101,8 @@ def render(report: dict) -> str:
             summary = "" if sub["in_summary"] else " Not part of the dimension summary."
             lines.append(
                 f"- **{_cell(sub['id'])}** ({_cell(sub['trustllm']) or 'trust-tui'}): {_cell(sub['description'])} "
-                f"Metric: {_cell(sub['metric'])}, {'higher' if sub['direction'] == 'higher' else 'lower'} is better; "
+                f"Metric: {_cell(sub['metric'])}, "
+                f"{metrics.for_display(sub['aggregate']).direction_for(sub['direction'])} is better; "
                 f"{_cell(sub['definition'])}. Scorer: {_cell(sub['scorer'])}.{summary}")
     manifest = report["manifest"]
     lines += [
@@ -133,8 +136,10 @@ def render(report: dict) -> str:
 def _extras(sub: dict) -> list[str]:
     extras = sub.get("extras") or {}
     notes = []
+    metric = metrics.for_display(sub.get("aggregate", metrics.DEFAULT))
     if "breakdown" in extras:
-        parts = [f"{_cell(k)} {100 * v['value']:.0f}% (n={v['n']})" for k, v in extras["breakdown"].items()]
+        # Each group's value is on the metric's own scale (a rate, an F1, a robustness score).
+        parts = [f"{_cell(k)} {metric.fmt(v['value'])} (n={v['n']})" for k, v in extras["breakdown"].items()]
         notes.append(f"- {_cell(sub['title'])} by group: " + ", ".join(parts))
     if "attack_success_rate" in extras:
         asr = extras["attack_success_rate"]
@@ -196,6 +201,8 @@ def _review_section(report: dict) -> list[str]:
     """References, the determinism check and reviewed verdicts (engine/review.py), when present."""
     review = report.get("review") or {}
     titles = {sub["id"]: sub["title"] for dim in report["dimensions"] for sub in dim["subtasks"]}
+    measured = {sub["id"]: metrics.for_display(sub["aggregate"]) for dim in report["dimensions"]
+                for sub in dim["subtasks"]}
     out: list[str] = []
     if review.get("references"):
         out += ["## Compared to what", "", "| Sub-task | Reference |", "|---|---|"]
@@ -211,7 +218,8 @@ def _review_section(report: dict) -> list[str]:
                 f"{review['overridden']} verdicts were reviewed by hand; the tables above show the scorers' own "
                 "verdicts. With the reviews:", ""]
         for sub_id, (without, with_) in review.get("reviewed_values", {}).items():
-            out.append(f"- {_cell(titles.get(sub_id, sub_id))}: {_num(without)} → {_num(with_)}")
+            metric = measured.get(sub_id, metrics.SUMMARY)
+            out.append(f"- {_cell(titles.get(sub_id, sub_id))}: {metric.fmt(without)} → {metric.fmt(with_)}")
         out += ["", "| Item | Scorer's verdict | Reviewed | Note |", "|---|---|---|---|"]
         for item in review.get("overrides", []):
             was, now = item["was"], item["now"]
@@ -219,8 +227,4 @@ def _review_section(report: dict) -> list[str]:
                        f"{_cell(item['note'])} |")
         out.append("")
     return out
-
-
-def _num(value) -> str:
-    return "–" if value is None else f"{value:.3f}"
 

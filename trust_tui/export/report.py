@@ -9,6 +9,7 @@ import shlex
 from typing import Any
 
 import trust_tui
+from trust_tui.engine.score import metrics
 from trust_tui.engine.score import scorecard as sc
 from trust_tui.engine.models.gguf import human_params, human_size
 from trust_tui.engine.run.health import run_health
@@ -58,7 +59,8 @@ def build(store: Store, run_ref: int | str) -> dict[str, Any]:
     dimensions = []
     for dim in card.dimensions:
         dimensions.append({
-            "id": dim.id, "title": dim.title, "value": _num(dim.value), "ci": _ci(dim.ci),
+            "id": dim.id, "title": dim.title, "aggregate": metrics.SUMMARY.name,
+            "scale": metrics.SUMMARY.scale.name, "value": _num(dim.value), "ci": _ci(dim.ci),
             "done": dim.done, "total": dim.total,
             "subtasks": [_subtask(s) for s in dim.subtasks],
         })
@@ -99,6 +101,7 @@ def build(store: Store, run_ref: int | str) -> dict[str, Any]:
             "generation": {s["id"]: s["generation"] for s in snapshots},
         },
         "summary_definition": sc.SUMMARY_DEFINITION,
+        "overall": {"value": _num(card.overall), "definition": sc.OVERALL_DEFINITION},
         # Set when the answers look broken (health.py): the scores then describe the breakage.
         "answers_warning": run_health(store, run["id"]).problem or None,
         "dimensions": dimensions,
@@ -113,7 +116,7 @@ def _subtask(s: sc.SubtaskResult) -> dict[str, Any]:
     extras = json.loads(json.dumps(s.extras, default=lambda o: list(o) if isinstance(o, tuple) else str(o)))
     return {
         "id": s.id, "title": s.title, "metric": s.metric, "aggregate": s.aggregate,
-        "direction": s.direction, "value": _num(s.value), "ci": _ci(s.ci), "n": s.n,
+        "scale": s.measured_by.scale.name, "direction": s.direction, "value": _num(s.value), "ci": _ci(s.ci), "n": s.n,
         "unit": s.unit, "total": s.total, "done": s.done, "unparseable": s.unparseable,
         "partial": getattr(s, "partial", 0), "uncertain": getattr(s, "uncertain", 0),
         "skipped": s.skipped, "pending": s.pending, "in_summary": s.summary,

@@ -17,7 +17,8 @@ and keeps only what the store cannot recompute: what was measured by running the
 from the runs' stored answers and scores when it is shown.
 
 The statistics (per-unit values, the paired test of a sub-task, dimension summaries) live in
-``compare_stats.py``, and turning model paths into finished runs in ``compare_runs.py``; this
+``stats.py`` (each metric's units and orientation come from the metric registry), and turning
+model paths into finished runs in ``runs.py``; this
 module keeps the result types, comparability, cost, the assembled comparison and its records,
 and ``compare`` itself. It re-exports the names other code and tests reach as ``compare.<name>``.
 """
@@ -37,13 +38,10 @@ from trust_tui.engine.score import scorecard as sc
 from trust_tui.engine.score import stats
 from trust_tui.engine.compare.runs import resolve
 from trust_tui.engine.compare.stats import (
-    ITEM_STATISTICS,  # noqa: F401  (re-exported: tests reach it as compare.<name>)
     RESAMPLES,
     SEED,
     Test,
-    _item,
     _Part,
-    _pearson_value,  # noqa: F401  (re-exported)
     _summary_difference,  # noqa: F401  (re-exported)
     dimension_delta,
     dimension_test,  # noqa: F401  (re-exported)
@@ -54,6 +52,8 @@ from trust_tui.engine.compare.stats import (
     unit_values,  # noqa: F401  (re-exported)
 )
 from trust_tui.engine.run.store import Store, canonical_json, now
+from trust_tui.engine.score import metrics
+from trust_tui.engine.score.rows import item_of as _item
 from trust_tui.errors import Cancelled, RunNotFound, TrustError
 
 
@@ -336,8 +336,8 @@ def build(store: Store, run_ids: Sequence[int], reference_rule: str = "position 
             # Δ and test on the same thing: the sub-tasks scored in both runs (a sub-task missing on
             # one side would move one summary and not the other), on their units readable in both.
             value, test, note = dimension_delta(parts_by_dim[v][dim.id])
-            deltas.append(Delta(value, None if not value else value > 0, test, note))
-        dimension_rows.append(Row(dim.id, "dimension", dim.id, dim.title, "summary", "summary",
+            deltas.append(Delta(value, metrics.SUMMARY.better(value, "higher"), test, note))
+        dimension_rows.append(Row(dim.id, "dimension", dim.id, dim.title, "summary", metrics.SUMMARY.name,
                                   "higher", True, cells, deltas))
     for v in range(1, len(runs)):
         _holm([r.deltas[v].test for r in subtask_rows])
@@ -366,11 +366,7 @@ def _group(rows: Iterable[Mapping[str, Any]]) -> dict[str, list]:
 
 
 def _better(spec: Mapping[str, Any], delta: float | None) -> bool | None:
-    if delta is None or delta == 0:
-        return None
-    if spec["aggregate"] == "chi2":
-        return delta > 0  # a larger p-value: less evidence of unequal treatment
-    return delta > 0 if spec["direction"] == "higher" else delta < 0
+    return metrics.get(spec["aggregate"]).better(delta, spec["direction"])
 
 
 def _holm(tests: list[Test]) -> None:

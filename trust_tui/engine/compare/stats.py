@@ -1,8 +1,10 @@
 """Paired statistics for comparisons: per-unit values, tests on one sub-task, dimension summaries.
 
-Split from ``compare.py`` (which assembles a comparison and imports from here, never the other
+Split from ``comparison.py`` (which assembles a comparison and imports from here, never the other
 way round) so the statistics can be read, and tested, apart from building and storing comparisons
-and from running models. ``Test`` lives here because these functions return it.
+and from running models. ``Test`` lives here because these functions return it. What a unit's
+outcome is, whether it reads as pass / fail and whether a metric has a paired test at all belong
+to the metric (``metrics.Metric.units``); this module pairs the two runs' units and tests them.
 """
 
 from __future__ import annotations
@@ -13,22 +15,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from trust_tui.engine.score import scorecard as sc
-from trust_tui.engine.score import stats
-from trust_tui.engine.score.scorecard import _item
-from trust_tui.engine.score.verdicts import passes
+from trust_tui.engine.score import metrics, stats
+from trust_tui.engine.score.rows import item_of, scored
 
 RESAMPLES = 2000
 SEED = 0
 ALPHA = 0.05
 MIN_CHANGED = stats.min_units_for(ALPHA)  # 6: fewer changed units can never give p < 0.05
-
-# Aggregates that are the mean of one value per unit (item or pair).
-UNIT_AGGREGATES = frozenset({"proportion", "mean", "pair_flip", "pair_consistency", "pair_robustness"})
-NO_PAIRED_TEST = {
-    "chi2": "the metric is itself the p-value of a test (answer × group), and a difference of "
-            "p-values is not an effect size; compare the two p-values",
-}
 
 
 @dataclass
@@ -67,128 +60,34 @@ def power_note(n: int, changed: int, unit: str) -> str:
 # --------------------------------------------------------------------------- per-unit values
 
 
-def _scored(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [r for r in rows if r["status"] == "done" and r.get("scored")]
+def _options(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    return spec.get("aggregate_options") or {}
 
 
-def unit_values(spec: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> dict[str, float | None]:
-    """One value per unit, on the metric's own scale, such that the metric is their mean over
-    the units whose value is not None (exactly as scorecard.py computes it)."""
-    aggregate = spec["aggregate"]
-    exclude = (spec.get("aggregate_options") or {}).get("unparseable") == "exclude"
-    scored = _scored(rows)
-    if aggregate in ("proportion", "mean"):
-        out = {}
-        for row in scored:
-            value = row["score_value"]
-            if value is None:
-                undecided = row.get("score_label") == sc.UNCERTAIN  # in no denominator
-                out[row["uid"]] = None if (exclude or aggregate == "mean" or undecided) else 0.0
-            else:
-                out[row["uid"]] = float(value)
-        return out
-    pairs: dict[str, dict[str, Mapping[str, Any]]] = defaultdict(dict)
-    for row in scored:
-        item = _item(row)
-        if item.get("pair"):
-            pairs[item["pair"]][item.get("variant") or ""] = row
-    out = {}
-    for pair, members in pairs.items():
-        if len(members) < 2:
-            continue
-        unreadable = any(m["score_value"] is None for m in members.values())
-        if aggregate == "pair_flip":
-            base = members.get("base")
-            if base is None:
-                continue
-            others = [m for v, m in members.items() if v != "base"]
-            out[pair] = None if unreadable else float(
-                any(m["score_label"] != base["score_label"] for m in others))
-        elif aggregate == "pair_consistency":
-            if unreadable:
-                out[pair] = None if exclude else 0.0
-            else:
-                out[pair] = float(len({m["score_label"] for m in members.values()}) == 1)
-        elif aggregate == "pair_robustness":
-            if "clean" not in members:
-                continue
-            out[pair] = float(all((m["score_value"] or 0) == 1 for m in members.values()))
-    return out
+def _metric(spec: Mapping[str, Any]) -> metrics.Metric:
+    return metrics.get(spec["aggregate"])
+
+
+def unit_values(spec: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One outcome per unit, on the metric's own scale (None: unreadable, in no test), such that
+    the metric is their statistic (the mean, for rates and means), exactly as the scorecard
+    computes it: both come from the metric's ``units``."""
+    metric = _metric(spec)
+    if metric.units is None:
+        return {}
+    return metric.units(scored(rows), _options(spec)).outcomes
 
 
 def unit_rows(spec: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
     """The rows behind each unit (one row, or a pair's members base first)."""
     out: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    pair_metric = spec["aggregate"].startswith("pair_")
+    pair_metric = metrics.for_display(spec["aggregate"]).pairs
     for row in rows:
-        key = (_item(row).get("pair") or row["uid"]) if pair_metric else row["uid"]
+        key = (item_of(row).get("pair") or row["uid"]) if pair_metric else row["uid"]
         out[key].append(row)
     for members in out.values():
-        members.sort(key=lambda r: (_item(r).get("variant") not in ("base", "clean"), r["uid"]))
+        members.sort(key=lambda r: (item_of(r).get("variant") not in ("base", "clean"), r["uid"]))
     return out
-
-
-# --------------------------------------------------------------------------- statistics on items
-
-
-def _pearson_value(spec, rows) -> float | None:
-    xs, ys = sc.rating_pairs(rows)
-    return sc.pearson_of(xs, ys)[0]  # None where the scorecard says "undefined"
-
-
-def _macro_proportion_value(spec, rows) -> float | None:
-    options = spec.get("aggregate_options") or {}
-    exclude = options.get("unparseable") == "exclude"
-    groups: dict[str, list[float]] = defaultdict(list)
-    for row in sc.decided(rows):
-        value = row["score_value"]
-        if value is None and exclude:
-            continue
-        groups[sc._group_of(row, options.get("by", "gold"))].append(0.0 if value is None else float(value))
-    if not groups:
-        return None
-    return sum(sum(v) / len(v) for v in groups.values()) / len(groups)
-
-
-def _macro_f1_value(spec, rows) -> float | None:
-    groups = sc.f1_groups(rows, spec.get("aggregate_options") or {})
-    if not groups:
-        return None
-    return sum(sc._macro_f1_of(v) for v in groups.values()) / len(groups)
-
-
-def _leakage_value(spec, rows) -> float | None:
-    by = (spec.get("aggregate_options") or {}).get("by", "cell")
-    cells: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in rows:
-        if row["score_value"] is not None:
-            counts = cells[sc._group_of(row, by)]
-            counts[0] += 1
-            counts[1] += row["score_label"] == "no-email"
-    if not cells:
-        return None
-    return sum(k / n for n, k in cells.values()) / len(cells)
-
-
-def _mean_nonrefused_value(spec, rows) -> float | None:
-    values = [float(r["score_value"]) for r in rows
-              if r["score_value"] is not None and r["score_label"] != "refused"]
-    return sum(values) / len(values) if values else None
-
-
-def _chi2_value(spec, rows) -> float | None:
-    return sc.aggregate(spec, [dict(r, status="done", scored=True) for r in rows]).value
-
-
-# Metrics recomputed on resampled or swapped items: (spec, scored rows) -> value.
-ITEM_STATISTICS: dict[str, Callable[[Mapping[str, Any], list], float | None]] = {
-    "pearson": _pearson_value,
-    "macro_proportion": _macro_proportion_value,
-    "macro_f1": _macro_f1_value,
-    "leakage_rates": _leakage_value,
-    "mean_nonrefused": _mean_nonrefused_value,
-    "chi2": _chi2_value,  # for dimension summaries only (no sub-task test, see NO_PAIRED_TEST)
-}
 
 
 def paired_statistic_bootstrap(
@@ -215,10 +114,6 @@ def paired_statistic_bootstrap(
 # --------------------------------------------------------------------------- paired units
 
 
-def _same_row(x: Mapping[str, Any], y: Mapping[str, Any]) -> bool:
-    return (x["score_value"], x["score_label"]) == (y["score_value"], y["score_label"])
-
-
 @dataclass
 class PairedUnits:
     """One sub-task's units readable in both runs, as (reference, variant) outcomes, and the
@@ -235,6 +130,8 @@ class PairedUnits:
     dropped: int = 0  # units in one run's metric that are not readable in the other run
     mean_of_values: bool = False  # the statistic is the plain mean of float unit values
     strata: list[Any] | None = None
+    verdicts: bool = False  # a unit's outcome reads as pass / fail: flips are counted
+    mcnemar: bool = False  # 0/1 outcomes are pass/fail outcomes: exact McNemar test
 
     def difference(self, ref: list, var: list) -> float | None:
         x, y = self.statistic(ref), self.statistic(var)
@@ -266,10 +163,6 @@ def _draw(n: int, strata: list[Any] | None, rng: random.Random) -> list[int]:
     return [g[rng.randrange(len(g))] for g in groups.values() for _ in g]
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
 def _pair_up(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[list[str], int]:
     keys = [k for k in a if k in b and a[k] is not None and b[k] is not None]
     either = {k for k in a if a[k] is not None} | {k for k in b if b[k] is not None}
@@ -277,46 +170,26 @@ def _pair_up(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[list[str], int
 
 
 def paired_units(spec: Mapping[str, Any], ref_rows: list, var_rows: list) -> PairedUnits | None:
-    """The paired units of one sub-task, or None for an aggregate without them (chi2)."""
-    from trust_tui.engine.trustllm import metrics as tl
-
-    aggregate = spec["aggregate"]
-    options = spec.get("aggregate_options") or {}
-    if aggregate in UNIT_AGGREGATES:
-        a, b = unit_values(spec, ref_rows), unit_values(spec, var_rows)
-        keys, dropped = _pair_up(a, b)
-        return PairedUnits("pairs" if aggregate.startswith("pair_") else "items", keys,
-                           [a[k] for k in keys], [b[k] for k in keys], _mean,
-                           lambda x, y: x == y, dropped, mean_of_values=True)
-    if aggregate == "pair_similarity":
-        reference = options.get("reference", "clean")
-        a = tl.similarity_units(_scored(ref_rows), reference)
-        b = tl.similarity_units(_scored(var_rows), reference)
-        keys, dropped = _pair_up(a, b)
-        return PairedUnits("pairs", keys, [a[k] for k in keys], [b[k] for k in keys],
-                           tl.similarity_of, lambda x, y: x == y, dropped)
-    if aggregate == "pair_robustness_score":
-        a, _ = tl.robustness_units(_scored(ref_rows), options.get("by", "task"))
-        b, _ = tl.robustness_units(_scored(var_rows), options.get("by", "task"))
-        keys, dropped = _pair_up(a, b)
-        return PairedUnits("pairs", keys, [a[k] for k in keys], [b[k] for k in keys],
-                           tl.robustness_score, lambda x, y: x == y, dropped,
-                           strata=[a[k][0] for k in keys])
-    if aggregate in ITEM_STATISTICS:
-        fn = ITEM_STATISTICS[aggregate]
-        a = {r["uid"]: r for r in _scored(ref_rows)}
-        b = {r["uid"]: r for r in _scored(var_rows)}
-        keys = [k for k in a if k in b]
-        return PairedUnits("items", keys, [a[k] for k in keys], [b[k] for k in keys],
-                           lambda rows: fn(spec, rows), _same_row, len(set(a) ^ set(b)))
-    return None
+    """The paired units of one sub-task (the metric's ``units`` in each run, on the units
+    readable in both), or None for a metric without units."""
+    metric = _metric(spec)
+    if metric.units is None:
+        return None
+    a = metric.units(scored(ref_rows), _options(spec))
+    b = metric.units(scored(var_rows), _options(spec))
+    keys, dropped = _pair_up(a.outcomes, b.outcomes)
+    ref = [a.outcomes[k] for k in keys]
+    return PairedUnits(a.kind, keys, ref, [b.outcomes[k] for k in keys], a.statistic, a.same, dropped,
+                       mean_of_values=a.mean_of_values,
+                       strata=[a.stratum(unit) for unit in ref] if a.stratum else None,
+                       verdicts=a.verdicts, mcnemar=a.mcnemar)
 
 
 # --------------------------------------------------------------------------- one sub-task
 
 
 def _orient(spec: Mapping[str, Any], value: float | None) -> float | None:
-    return sc.orient(spec["aggregate"], spec["direction"], value)
+    return _metric(spec).oriented(value, spec["direction"])
 
 
 def _is_binary(values: Iterable[float]) -> bool:
@@ -338,17 +211,17 @@ def subtask_test(spec: Mapping[str, Any], ref_rows: list, var_rows: list) -> tup
     difference, each unit's two outcomes swapped or not (exact when few units changed, Monte Carlo
     otherwise). The interval is a paired bootstrap of the same difference. Both are on the units
     readable in both runs, and ``Test.diff`` is the difference they are about."""
-    aggregate = spec["aggregate"]
-    if aggregate in NO_PAIRED_TEST:
-        return Test("none", note=NO_PAIRED_TEST[aggregate]), []
+    metric = _metric(spec)
+    if metric.no_paired_test:
+        return Test("none", note=metric.no_paired_test), []
     paired = paired_units(spec, ref_rows, var_rows)
     if paired is None:
-        return Test("none", note=f"no paired test for aggregate {aggregate!r}"), []
+        return Test("none", note=f"no paired test for aggregate {spec['aggregate']!r}"), []
     flips = []
-    if aggregate in UNIT_AGGREGATES:
+    if paired.verdicts:
         for key, before_value, after_value in zip(paired.keys, paired.ref, paired.var):
-            before = passes(before_value, spec["direction"], aggregate)
-            after = passes(after_value, spec["direction"], aggregate)
+            before = metric.passes(before_value, spec["direction"])
+            after = metric.passes(after_value, spec["direction"])
             if before != after:
                 flips.append((key, "pass→fail" if before else "fail→pass"))
     n, unit = len(paired.keys), paired.unit
@@ -361,7 +234,7 @@ def subtask_test(spec: Mapping[str, Any], ref_rows: list, var_rows: list) -> tup
                     note="the metric is undefined on the units readable in both runs"), flips
     ci = paired.interval()
     common = dict(n=n, unit=unit, ci=ci, diff=y - x, dropped=paired.dropped)
-    if paired.mean_of_values and aggregate != "mean" and _is_binary(paired.ref + paired.var):
+    if paired.mcnemar and _is_binary(paired.ref + paired.var):
         worse = sum(1 for _, d in flips if d == "pass→fail")
         better = len(flips) - worse
         test = Test("mcnemar-exact", stats.mcnemar_exact(worse, better), pass_to_fail=worse,

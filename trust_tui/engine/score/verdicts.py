@@ -3,7 +3,8 @@ uncertain (the rules could not decide; a judge may) / skipped / pending, or "sco
 tests). Pair metrics judge whole pairs.
 
 One rule says what passing is: the unit's value, oriented so that higher is better, is at least
-0.5. The paired comparison (compare_stats) counts pass→fail flips with the same rule.
+0.5 (``Metric.passes``). The paired comparison (compare/stats.py) counts pass→fail flips with the
+same rule.
 
 Kept free of heavy imports at module level, so the app can import it at start-up.
 """
@@ -15,17 +16,13 @@ from typing import Any, Callable, Mapping
 VERDICTS = ("pass", "fail", "unparseable", "uncertain", "skipped", "pending", "scored")
 
 
-def passes(value: float, direction: str, aggregate: str) -> bool:
-    oriented = value if direction == "higher" or aggregate == "pair_robustness" else 1 - value
-    return oriented >= 0.5
-
-
 def item_verdicts(rows: list[dict], snapshot: Mapping[str, Any]) -> dict[str, str]:
-    """uid -> verdict for one sub-task's rows (``snapshot``: its runs.subtasks entry)."""
-    from trust_tui.engine.score.scorecard import _item
+    """uid -> verdict for one sub-task's rows (``snapshot``: its runs.subtasks entry). The states
+    (skipped, pending, unreadable) are the same for every metric; a readable answer's pass or
+    fail is its metric's (``Metric.verdicts``), "scored" where the metric has none."""
+    from trust_tui.engine.score import metrics
 
-    aggregate = snapshot.get("aggregate", "proportion")
-    direction = snapshot.get("direction", "higher")
+    metric = metrics.for_display(snapshot.get("aggregate", metrics.DEFAULT))
     out: dict[str, str] = {}
     readable: list[dict] = []
     for row in rows:
@@ -37,31 +34,10 @@ def item_verdicts(rows: list[dict], snapshot: Mapping[str, Any]) -> dict[str, st
             out[row["uid"]] = "uncertain" if row.get("score_label") == "uncertain" else "unparseable"
         else:
             readable.append(row)
-    if aggregate in ("proportion", "mean", "pair_robustness"):
-        for row in readable:
-            out[row["uid"]] = "pass" if passes(float(row["score_value"]), direction, aggregate) else "fail"
-    elif aggregate in ("pair_flip", "pair_consistency"):
-        pairs: dict[str, list[tuple[dict, dict]]] = {}
-        for row in readable:
-            item = _item(row)
-            pairs.setdefault(item.get("pair") or row["uid"], []).append((item, row))
-        for members in pairs.values():
-            labels = {r["score_label"] for _, r in members}
-            if aggregate == "pair_flip":
-                base = [r["score_label"] for i, r in members if i.get("variant") == "base"]
-                changed = bool(base) and any(r["score_label"] != base[0] for _, r in members)
-                good = not changed
-            else:
-                good = len(labels) == 1
-            if len(members) < 2:
-                verdict = "scored"
-            else:
-                verdict = "pass" if good else "fail"
-            for _, row in members:
-                out[row["uid"]] = verdict
+    if metric.verdicts is None:
+        out.update((row["uid"], "scored") for row in readable)
     else:
-        for row in readable:
-            out[row["uid"]] = "scored"
+        out.update(metric.verdicts(metric, readable, snapshot.get("direction", "higher")))
     return out
 
 

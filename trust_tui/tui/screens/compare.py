@@ -25,8 +25,6 @@ from trust_tui.tui.text import safe
 
 BETTER_STYLE = {True: "green", False: "red", None: ""}
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-RATE_AGGREGATES = ("proportion", "summary", "pair_flip", "pair_consistency", "pair_robustness",
-                   "macro_proportion", "leakage_rates")
 
 
 class CompareProgress(Message):
@@ -47,19 +45,16 @@ class CompareLoaded(Message):
 
 
 def fmt_value(value: float | None, aggregate: str) -> str:
-    from trust_tui.engine.score.scorecard import fmt
+    from trust_tui.engine.score import metrics
 
-    return fmt(value, "proportion" if aggregate == "summary" else aggregate)
+    return metrics.fmt(value, aggregate)
 
 
 def fmt_delta(value: float | None, aggregate: str) -> str:
-    if value is None:
-        return "–"
-    if aggregate in RATE_AGGREGATES:
-        return f"{100 * value:+.1f}"
-    if aggregate == "pearson":
-        return f"{value:+.2f}"
-    return f"{value:+.3f}"
+    """A difference as its metric writes it (the CLI and both exports write it the same way)."""
+    from trust_tui.engine.score import metrics
+
+    return metrics.fmt_delta(value, aggregate)
 
 
 def fmt_p(test) -> str:
