@@ -89,6 +89,7 @@ def gather(store: Store, card: sc.Scorecard) -> Review:
 def lines(review: Review, card: sc.Scorecard) -> list[str]:
     """Plain lines for a terminal report (the caller makes them inert)."""
     titles = {s.id: s.title for s in card.subtasks}
+    aggregates = {s.id: s.aggregate for s in card.subtasks}  # a mean is not a rate: each in its metric's format
     out = []
     for sub_id, refs in review.references.items():
         out += [f"{titles.get(sub_id, sub_id)}: {ref}" for ref in refs]
@@ -96,7 +97,7 @@ def lines(review: Review, card: sc.Scorecard) -> list[str]:
         out.append(f"(published figures: {review.reference_note})")
     out += review.recheck
     if review.overridden:
-        changed = ", ".join(f"{titles.get(k, k)} {sc.fmt(a)} → {sc.fmt(b)}" for k, (a, b) in review.reviewed_values.items())
+        changed = ", ".join(f"{titles.get(k, k)} {sc.fmt(a, aggregates.get(k, 'proportion'))} → {sc.fmt(b, aggregates.get(k, 'proportion'))}" for k, (a, b) in review.reviewed_values.items())
         out.append(f"{review.overridden} verdict{'s' if review.overridden != 1 else ''} reviewed by hand"
                    + (f": with them {changed}" if changed else "") + " (the table shows the scorers' verdicts)")
     return out
