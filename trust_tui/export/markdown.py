@@ -198,7 +198,7 @@ def _judge_section(report: dict) -> list[str]:
 
 
 def _review_section(report: dict) -> list[str]:
-    """References, the determinism check and reviewed verdicts (engine/review.py), when present."""
+    """References, the determinism check and reviewed verdicts (engine/score/review.py), when present."""
     review = report.get("review") or {}
     titles = {sub["id"]: sub["title"] for dim in report["dimensions"] for sub in dim["subtasks"]}
     measured = {sub["id"]: metrics.for_display(sub["aggregate"]) for dim in report["dimensions"]

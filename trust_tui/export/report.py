@@ -106,7 +106,7 @@ def build(store: Store, run_ref: int | str) -> dict[str, Any]:
         "answers_warning": run_health(store, run["id"]).problem or None,
         "dimensions": dimensions,
         # References (TrustLLM's published figures, the user's own runs), the determinism check,
-        # reviewed verdicts and the model file's provenance (engine/review.py).
+        # reviewed verdicts and the model file's provenance (engine/score/review.py).
         "review": review_mod.gather(store, card).as_dict(),
         "reproduce": reproduce_command(run),
     }

@@ -125,7 +125,7 @@ def _m4(db: sqlite_utils.Database) -> None:
 
 
 def _m5(db: sqlite_utils.Database) -> None:
-    # A reviewer's verdict on one answer (engine/overrides.py), kept apart from answers and scores
+    # A reviewer's verdict on one answer (engine/score/overrides.py), kept apart from answers and scores
     # and keyed to the item, the answer's hash and the scorer version it overrides, so an
     # override never carries over to a different answer or a rescored verdict silently.
     db["overrides"].create({
@@ -133,7 +133,7 @@ def _m5(db: sqlite_utils.Database) -> None:
         "subtask": str, "item_id": str, "value": float, "label": str, "note": str,
         "author": str, "created": float,
     }, pk=("item_hash", "answer_sha256", "scorer", "scorer_version"))
-    # Determinism checks of a run (engine/recheck.py): what was asked again and what changed.
+    # Determinism checks of a run (engine/run/recheck.py): what was asked again and what changed.
     db["rechecks"].create({
         "id": int, "run_id": int, "created": float, "sample": int, "result": str,
     }, pk="id")

@@ -56,7 +56,7 @@ def run_items(store: Any, run_id: int, keep: Callable[[str], bool] = lambda subt
     from trust_tui.engine.score import overrides
 
     # A reviewer's verdict replaces the judge's and the rules' for that very answer (marked
-    # "overridden"; the scorecard's own table keeps the scorers' verdicts, engine/review.py).
+    # "overridden"; the scorecard's own table keeps the scorers' verdicts, engine/score/review.py).
     judged_rows, _ = overrides.apply(store, run, judged_rows)
     for row in judged_rows:
         if keep(row["subtask"]):
