@@ -1,17 +1,14 @@
-"""Throughput of one bundle's generations: plain loop vs batched engine vs a local server.
+"""A fair race on one bundle's generations: the plain loop, the batched engine and llama.cpp's
+llama-server -np N, interleaved, several repetitions in one process run.
 
-    PYTHONPATH=. python bench/throughput.py [--profile quick] [--parallel N] [--limit N]
-                                            [--no-server] [--model FILE.gguf]
+    PYTHONPATH=. python bench/throughput.py                  # trust-core quick, 3 repetitions
+    PYTHONPATH=. python bench/throughput.py --quick          # every 3rd item, 1 repetition
+    PYTHONPATH=. python bench/throughput.py --reps 5 --server-np 8,16 --json out.json
 
-In one process, one after the other, on the same items: (1) the plain loop (LlamaCppBackend with
-parallel=1: llama-cpp-python's Llama.generate, the sampler and prompt tokens of
-create_chat_completion), (2) the batched engine, (3) when llama-cpp-python's `server` extra or
-a `llama-server` binary is installed, a local server on 127.0.0.1 with N slots fed N concurrent
-requests through OpenAICompatBackend. Before (2) it measures llama.cpp's own throughput with the
-batched engine's context: prompt tokens/s in full batches, generated tokens/s for 1 and for N
-sequences; from those and the workload's token mix comes the ideal speedup. Each run's answers
-are scored and aggregated with the bundle's scorers and trust_tui.engine.score.scorecard. The last
-line is `speedup: X.XX` (batched vs plain loop, wall time). See bench/README.md.
+Each repetition measures llama.cpp's raw rates on the batched context, then runs every path once
+on the same requests, in an order rotated from one repetition to the next so that no path always
+runs first or last (a fresh llama-server per run: its prompt cache must not carry over). The
+table gives medians with [min-max]; the JSON file holds every run. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -19,188 +16,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
-import subprocess
+import statistics
 import sys
-import threading
+import tempfile
 import time
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import race_paths as race  # noqa: E402
 from trust_tui.engine import bundles  # noqa: E402
-
-from trust_tui.engine.models import files as models
-
-from trust_tui.engine.score import scorecard
-from trust_tui.engine.backends.llamacpp import batched as batched_mod, sizing  # noqa: E402
+from trust_tui.engine.backends.llamacpp import sizing  # noqa: E402
 from trust_tui.engine.backends.llamacpp.backend import LlamaCppBackend  # noqa: E402
+from trust_tui.engine.models import files as models  # noqa: E402
 from trust_tui.engine.run.loop import item_json, subtask_snapshot  # noqa: E402
+from trust_tui.engine.score import scorecard  # noqa: E402
 from trust_tui.engine.scorers import base as scorers  # noqa: E402
-from trust_tui.engine.types import DoneEvent, ErrorEvent, Request, TokenEvent  # noqa: E402
+from trust_tui.engine.types import Request  # noqa: E402
+from trust_tui.errors import TrustError  # noqa: E402
 
-
-@dataclass
-class RunResult:
-    name: str
-    wall: float = 0.0
-    answers: dict[str, str] = field(default_factory=dict)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def tok_s(self) -> float:
-        return self.completion_tokens / self.wall if self.wall else 0.0
-
-
-def rss_mib() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def consume(name: str, events, prompt_counts: dict[str, int] | None = None) -> RunResult:
-    result = RunResult(name)
-    streamed: dict[str, str] = {}
-    started = time.perf_counter()
-    for event in events:
-        if isinstance(event, TokenEvent):
-            streamed[event.request_id] = streamed.get(event.request_id, "") + event.text
-        elif isinstance(event, DoneEvent):
-            response = event.response
-            result.answers[event.request_id] = response.text
-            result.prompt_tokens += (prompt_counts or {}).get(event.request_id, response.prompt_tokens)
-            result.completion_tokens += response.completion_tokens
-            if streamed.get(event.request_id, "") != response.text:
-                result.notes.append(f"{event.request_id}: streamed text differs from the answer")
-        elif isinstance(event, ErrorEvent):
-            result.errors.append(f"{event.request_id}: {event.message}")
-            if not event.skip:
-                break
-    result.wall = time.perf_counter() - started
-    return result
-
-
-def common_prefix(a: list[int], b: list[int]) -> int:
-    n, limit = 0, min(len(a), len(b))
-    while n < limit and a[n] == b[n]:
-        n += 1
-    return n
-
-
-# --------------------------------------------------------------------------- llama.cpp rates
-
-
-def measure_rates(backend: LlamaCppBackend, prompts: list[list[int]], n_parallel: int,
-                  repeats: int = 3) -> dict:
-    """Prompt tok/s in full batches and generated tok/s with 1 and with n_parallel sequences,
-    measured with raw llama_decode calls on the batched backend's own context."""
-    import llama_cpp as ll
-
-    ctx = backend.batch_context.ctx
-    mem = ll.llama_get_memory(ctx)
-    n_batch = backend.n_batch
-    batch = ll.llama_batch_init(max(n_batch, n_parallel), 0, 1)
-
-    def decode(items) -> float:
-        for n, (tok, pos, sid, want) in enumerate(items):
-            batch.token[n], batch.pos[n], batch.n_seq_id[n], batch.logits[n] = tok, pos, 1, want
-            batch.seq_id[n][0] = sid
-        batch.n_tokens = len(items)
-        started = time.perf_counter()
-        status = ll.llama_decode(ctx, batch)
-        if status != 0:
-            raise RuntimeError(f"llama_decode returned {status}")
-        return time.perf_counter() - started
-
-    def prefill(seqs: list[list[int]]) -> float:
-        items = [(t, p, s, 0) for s, toks in enumerate(seqs) for p, t in enumerate(toks)]
-        return sum(decode(items[i:i + n_batch]) for i in range(0, len(items), n_batch))
-
-    def generate(n: int, steps: int) -> float:
-        ll.llama_memory_clear(mem, False)
-        seqs = [prompts[i % len(prompts)] for i in range(n)]
-        prefill(seqs)
-        spent = 0.0
-        for step in range(steps):
-            spent += decode([(seqs[s][-1], len(seqs[s]) + step, s, 1) for s in range(n)])
-        return n * steps / spent
-
-    def batch_prompt_rate() -> float:
-        ll.llama_memory_clear(mem, False)
-        sample = prompts[: max(n_parallel, 8)]
-        return sum(len(p) for p in sample) / prefill(sample)
-
-    def single_prompt_rate() -> float:
-        single, spent = prompts[:4], 0.0
-        for prompt in single:
-            ll.llama_memory_clear(mem, False)
-            spent += prefill([prompt])
-        return sum(len(p) for p in single) / spent
-
-    # Best of `repeats`: on a shared machine the best sample is the closest to what the
-    # hardware does when nothing else runs.
-    try:
-        rates = {
-            "prompt": max(batch_prompt_rate() for _ in range(repeats)),
-            "prompt_1": max(single_prompt_rate() for _ in range(repeats)),
-            "gen_1": max(generate(1, 24) for _ in range(repeats)),
-            "gen_n": max(generate(n_parallel, 12) for _ in range(repeats)),
-        }
-    finally:
-        ll.llama_memory_clear(mem, False)
-        ll.llama_batch_free(batch)
-    return rates
-
-
-# --------------------------------------------------------------------------- local servers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(model: Path, n_parallel: int, threads: int, seq_ctx: int):
-    """(process, url, description) of a local OpenAI-compatible server, or None."""
-    port = free_port()
-    binary = shutil.which("llama-server")
-    if binary:
-        cmd = [binary, "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
-               "-np", str(n_parallel), "-c", str(seq_ctx * n_parallel), "-t", str(threads)]
-        what = f"llama-server -np {n_parallel}"
-    else:
-        import importlib.util
-
-        if not all(importlib.util.find_spec(m) for m in ("fastapi", "uvicorn", "sse_starlette")):
-            return None
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host",
-               "127.0.0.1", "--port", str(port), "--n_ctx", str(seq_ctx), "--n_threads",
-               str(threads), "--n_threads_batch", str(threads), "--verbose", "False"]
-        what = "llama_cpp.server (one slot; defaults: interrupt_requests on)"
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/v1/models", timeout=2).read()
-            return proc, url, what
-        except OSError:
-            if proc.poll() is not None:
-                return None
-            time.sleep(0.5)
-    proc.kill()
-    return None
+QUICK_STRIDE = 3  # --quick: every third item, so that every sub-task is in it
+SCHEDULES = {  # --schedule: what each engine change gains, measured one at a time
+    "new": {},
+    "fifo": {"longest_first": False},
+    "decode-first": {"layout": "decode-first"},
+    "old": {"longest_first": False, "layout": "decode-first"},
+}
 
 
 # --------------------------------------------------------------------------- scoring
@@ -213,7 +54,7 @@ def scorecard_values(workload, ids: list[str], answers: dict[str, str]) -> dict[
     for (sub, item), rid in zip(workload, ids):
         specs.setdefault(sub.id, subtask_snapshot(sub, {}))
         text = answers.get(rid)
-        row = {"subtask": sub.id, "item": json.dumps(item_json(item)), "answer": text,
+        row = {"uid": rid, "subtask": sub.id, "item": json.dumps(item_json(item)), "answer": text,
                "status": "done" if text is not None else "skipped", "scored": text is not None,
                "score_value": None, "score_label": None}
         if text is not None:
@@ -227,7 +68,8 @@ def scorecard_values(workload, ids: list[str], answers: dict[str, str]) -> dict[
     return out
 
 
-def compare_scorecards(reference: dict, other: dict) -> str:
+def compare_scorecards(reference: dict, other: dict) -> tuple[bool, str]:
+    """(every sub-task metric inside the plain loop's 95% interval, a one-line account)."""
     same = within = 0
     worst = 0.0
     for sub_id, (value, ci) in reference.items():
@@ -243,143 +85,213 @@ def compare_scorecards(reference: dict, other: dict) -> str:
         if ci is not None and ci[0] - 1e-9 <= other_value <= ci[1] + 1e-9:
             within += 1
     n = len(reference)
-    verdict = "agree" if within == n else "DISAGREE"
-    return (f"{verdict}: {same}/{n} sub-task metrics identical, {within}/{n} inside the plain "
-            f"loop's 95% interval, max |difference| {worst:.3f}")
+    return within == n, (f"{'agree' if within == n else 'DISAGREE'}: {same}/{n} sub-task metrics "
+                         f"identical, {within}/{n} inside the plain loop's 95% interval, max "
+                         f"|difference| {worst:.3f}")
+
+
+# --------------------------------------------------------------------------- report
+
+
+def spread(values: list[float], fmt: str = "{:.1f}") -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    med = fmt.format(statistics.median(values))
+    if len(values) == 1:
+        return med
+    return f"{med} [{fmt.format(min(values))}-{fmt.format(max(values))}]"
+
+
+def table(runs_by_path: dict[str, list[race.PathRun]], reference: dict[str, str]) -> list[str]:
+    head = (f"{'path':<24} {'wall s':>20} {'gen tok/s':>20} {'prompt eval':>11} "
+            f"{'decodes':>7} {'mean batch':>10} {'ubatches':>8} {'in decode s':>11} "
+            f"{'tail s':>6} {'identical':>9} {'load 1-min':>10}")
+    lines = [head, "-" * len(head)]
+    for path, runs in runs_by_path.items():
+        med = lambda f: statistics.median(v for v in map(f, runs)) if all(  # noqa: E731
+            f(r) is not None for r in runs) else None
+        same = [sum(r.answers.get(k) == v for k, v in reference.items()) for r in runs]
+        ubatches = med(lambda r: r.ubatches)
+        in_decode = med(lambda r: r.decode_seconds)
+        mean_batch = med(lambda r: r.mean_batch)
+        lines.append(
+            f"{path:<24} {spread([r.wall for r in runs]):>20} "
+            f"{spread([r.gen_tok_s for r in runs]):>20} {med(lambda r: r.prompt_evaluated) or 0:>11.0f} "
+            f"{med(lambda r: r.decode_calls) or 0:>7.0f} "
+            f"{'n/a' if mean_batch is None else f'{mean_batch:.1f}':>10} "
+            f"{'n/a' if ubatches is None else f'{ubatches:.0f}':>8} "
+            f"{'n/a' if in_decode is None else f'{in_decode:.1f}':>11} "
+            f"{statistics.median(r.tail_seconds for r in runs):>6.1f} "
+            f"{min(same):>4}/{len(reference):<4} "
+            f"{spread([r.load[0] for r in runs], '{:.1f}'):>10}")
+    return lines
 
 
 # --------------------------------------------------------------------------- main
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", default="trust-core")
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--model", default=None, help="GGUF file (default: the embedded SmolLM2)")
-    parser.add_argument("--parallel", type=int, default=None, help="default: auto_parallel(...)")
+    parser.add_argument("--parallel", type=int, default=None,
+                        help="sequences of the batched engine (default: sizing.auto_parallel)")
+    parser.add_argument("--server-np", default="8,16", help="llama-server slot counts, e.g. 8,16")
+    parser.add_argument("--reps", type=int, default=None, help="repetitions (default 3)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"every {QUICK_STRIDE}rd item, one repetition")
+    parser.add_argument("--stride", type=int, default=None,
+                        help="every K-th item (all sub-tasks, fewer items)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N items")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads-batch", type=int, default=None)
+    parser.add_argument("--n-batch", type=int, default=None)
+    parser.add_argument("--n-ubatch", type=int, default=None)
+    parser.add_argument("--kv-unified", choices=("on", "off"), default=None)
+    parser.add_argument("--schedule", choices=sorted(SCHEDULES), default="new",
+                        help="engine scheduling to measure (old = before issue 23)")
+    parser.add_argument("--no-plain", action="store_true")
     parser.add_argument("--no-server", action="store_true")
+    parser.add_argument("--json", default=str(Path(tempfile.gettempdir()) / "trust-tui-throughput.json"))
     args = parser.parse_args(argv)
+    try:
+        args.server_np = sorted({int(n) for n in args.server_np.split(",") if n.strip()})
+    except ValueError:
+        parser.error(f"--server-np: {args.server_np!r} is not a list of numbers like 8,16")
+    for name in ("parallel", "reps", "limit", "stride", "threads", "threads_batch", "n_batch", "n_ubatch"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.quick:
+        args.stride = args.stride or QUICK_STRIDE
+    args.reps = args.reps or (1 if args.quick else 3)
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return race_all(args)
+    except TrustError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def race_all(args) -> int:
     model = models.identify(args.model)
     workload = bundles.load(args.bundle).select(args.profile)
+    if args.stride:
+        workload = workload[:: args.stride]
     if args.limit:
         workload = workload[: args.limit]
-    print(f"model: {model.path.name} ({model.info.size / 2**20:.1f} MiB); bundle {args.bundle} "
-          f"{args.profile}: {len(workload)} items; {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f} (other processes on the machine distort every timing)")
-
-    # (1) the plain loop
-    plain = LlamaCppBackend(model, parallel=1, n_threads=args.threads)
+    threads = args.threads or os.cpu_count() or 1
+    plain = LlamaCppBackend(model, parallel=1, n_threads=threads)
     ids = [f"{i:04d}" for i in range(len(workload))]
     requests = [Request(rid, plain.render(item.messages), item.messages, sub.generation)
                 for rid, (sub, item) in zip(ids, workload)]
     tokens = [plain.tokenize(r.prompt) for r in requests]
-    mean_prompt = sum(map(len, tokens)) / len(tokens)
-    mean_max = sum(r.settings.max_tokens for r in requests) / len(requests)
     plan = sizing.plan_context([(len(t), r.settings.max_tokens) for t, r in zip(tokens, requests)],
-                                    train_ctx=model.info.context_length)
+                               train_ctx=model.info.context_length)
     parallel = args.parallel or sizing.auto_parallel(len(requests), plan.seq_ctx)
-    rss_base = rss_mib()
-    runs: list[RunResult] = [consume("plain loop", plain.generate(iter(requests), threading.Event()))]
+    kv_unified = None if args.kv_unified is None else args.kv_unified == "on"
+    batched = LlamaCppBackend(model, parallel=parallel, n_threads=threads, context_plan=plan,
+                              n_batch=args.n_batch, n_ubatch=args.n_ubatch, kv_unified=kv_unified)
+    if args.threads_batch:
+        import llama_cpp
+
+        llama_cpp.llama_set_n_threads(batched.batch_context.ctx, threads, args.threads_batch)
+    settings = batched.info.settings
+    server = None if args.no_server else race.find_llama_server()
+    paths = ([] if args.no_plain else ["plain"]) + ["batched"] + (
+        [f"server {n}" for n in args.server_np] if server else [])
+    header = (f"model {model.path.name}; {args.bundle} {args.profile}: {len(requests)} items, "
+              f"{sum(map(len, tokens))} prompt tokens, mean max_tokens "
+              f"{statistics.mean(r.settings.max_tokens for r in requests):.1f}; {os.cpu_count()} CPUs; "
+              f"batched: parallel {parallel}, n_batch {settings['n_batch']}, n_ubatch "
+              f"{settings['n_ubatch']}, kv_unified {settings['kv_unified']}, threads {threads}/"
+              f"{args.threads_batch or threads}, seq_ctx {plan.seq_ctx}, schedule {args.schedule}; "
+              f"llama-server: {server or 'not found (--no-server or build it with ../shared/tools/build-llama-server.sh)'}")
+    print(header)
+    print(f"load average at start {os.getloadavg()} (other processes distort every timing)\n", flush=True)
+
+    runs_by_path: dict[str, list[race.PathRun]] = {}
+    rates_by_rep: list[dict] = []
+    for rep in range(args.reps):
+        rates = race.measure_rates(batched, tokens, parallel)
+        rates_by_rep.append(rates)
+        order = paths[rep % len(paths):] + paths[:rep % len(paths)]
+        for path in order:
+            if path == "plain":
+                run = race.run_plain(plain, requests, tokens)
+            elif path == "batched":
+                run = race.run_batched(batched, requests, parallel, **SCHEDULES[args.schedule])
+            else:
+                run = race.run_server(server, model.path, requests, tokens, int(path.split()[1]),
+                                      threads, plan.seq_ctx)
+            runs_by_path.setdefault(run.path, []).append(run)
+            print(f"rep {rep + 1}/{args.reps} {run.path:<24} {run.wall:6.1f} s  "
+                  f"{run.gen_tok_s:6.1f} gen tok/s  load {run.load[0]:.2f} {run.load[1]:.2f} "
+                  f"{run.load[2]:.2f}" + (f"  {run.errors[0]}" if run.errors else ""), flush=True)
     plain.close()
-    plain_eval = sum(len(t) - common_prefix(p, t) for p, t in zip([[]] + tokens[:-1], tokens))
 
-    # (2) the batched engine, and llama.cpp's own batch throughput on its context
-    backend = LlamaCppBackend(model, parallel=parallel, n_threads=args.threads, context_plan=plan)
-    kv_per_token = sizing.kv_bytes_per_token(backend.llm.metadata) or 0
-    rss_loaded = rss_mib()
-    rates = measure_rates(backend, tokens, parallel)
-    engine = batched_mod.BatchedEngine(backend, n_parallel=parallel)
-    runs.append(consume(f"batched engine (parallel {parallel})",
-                        engine.run((backend.prepare(r) for r in requests), threading.Event())))
-    stats = engine.stats
-    rss_after = rss_mib()
-    settings = dict(backend.info.settings)
-    backend.close()
+    reference_run = runs_by_path.get("plain loop", [None])[0]
+    first_batched = runs_by_path[f"batched engine -p {parallel}"]
+    reference = (reference_run or first_batched[0]).answers
+    print("\n" + "\n".join(table(runs_by_path, reference)))
+    print(f"(identical: fewest answers byte-identical to the {'plain loop' if reference_run else 'first batched run'} "
+          f"over the repetitions; tail: time with fewer than half the sequences in flight)")
 
-    # (3) a local server with `parallel` slots and as many concurrent requests
-    server_line = "server: skipped (--no-server)"
-    if not args.no_server:
-        started = time.perf_counter()
-        server = start_server(model.path, parallel, plain.n_threads, plain.seq_ctx)
-        if server is None:
-            server_line = "server: none installed (pip install 'llama-cpp-python[server]==0.3.36')"
-        else:
-            proc, url, what = server
-            from trust_tui.engine.backends.openai_compat import OpenAICompatBackend
+    # the evaluated-token ideal of each batched run, from that repetition's rates
+    shares, ideals = [], []
+    for run, rates in zip(first_batched, rates_by_rep):
+        ideal = run.prompt_evaluated / rates["prompt"] + run.completion_tokens / rates["gen_n"]
+        ideals.append(ideal)
+        shares.append(ideal / run.wall)
+    print(f"\nllama.cpp rates (per repetition): prompt {spread([r['prompt'] for r in rates_by_rep], '{:.0f}')} "
+          f"tok/s in full batches; generation {spread([r['gen_1'] for r in rates_by_rep], '{:.0f}')} "
+          f"tok/s for 1 sequence, {spread([r['gen_n'] for r in rates_by_rep], '{:.0f}')} for {parallel}")
+    print(f"evaluated-token ideal of the batched engine: {spread(ideals)} s; the engine reaches "
+          f"{spread([100 * s for s in shares], '{:.0f}')} % of it")
 
-            try:
-                client = OpenAICompatBackend(url, concurrency=parallel)
-                server_requests = [Request(r.id, client.render(r.messages), r.messages, r.settings)
-                                   for r in requests]
-                result = consume(f"local server: {what}",
-                                 client.generate(iter(server_requests), threading.Event()),
-                                 prompt_counts={r.id: len(t) for r, t in zip(requests, tokens)})
-                if client._one_at_a_time:
-                    result.notes.append("the server cut concurrent streams; the client fell back to "
-                                        "one request at a time (cut answers were retried, none kept)")
-                runs.append(result)
-                server_line = f"server: {what}, started in {time.perf_counter() - started - result.wall:.1f}s"
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+    verdicts: dict[str, object] = {"ideal_share": statistics.median(shares)}
+    scorecards = {}
+    if reference_run:
+        ref_card = scorecard_values(workload, ids, reference)
+        for path, runs in runs_by_path.items():
+            if path == "plain loop":
+                steady = all(r.answers == reference for r in runs)
+                print(f"plain loop: {'the same answers' if steady else 'DIFFERENT answers'} in every repetition")
+                continue
+            ok, line = compare_scorecards(ref_card, scorecard_values(workload, ids, runs[0].answers))
+            scorecards[path] = ok
+            print(f"{path}: scorecard vs plain loop: {line}")
+    batched_wall = statistics.median(r.wall for r in first_batched)
+    servers = {p: statistics.median(r.wall for r in runs) for p, runs in runs_by_path.items()
+               if p.startswith("llama-server")}
+    if reference_run:
+        print(f"batched vs plain loop: {statistics.median(r.wall for r in runs_by_path['plain loop']) / batched_wall:.2f}x")
+    if servers:
+        best = min(servers, key=servers.get)
+        for path, wall in servers.items():
+            print(f"batched vs {path}: {wall / batched_wall:.2f}x (median wall)")
+        verdicts.update(best_server=best, faster_than_best_server=batched_wall < servers[best])
+    verdicts["scorecards_agree"] = all(scorecards.values()) if scorecards else None
+    print(f"done-when: faster than the best llama-server: {verdicts.get('faster_than_best_server')}; "
+          f">= 95% of the ideal: {verdicts['ideal_share'] >= 0.95}; scorecards agree: "
+          f"{verdicts['scorecards_agree']}")
 
-    # report
-    plain_run, batched_run = runs[0], runs[1]
-    P = sum(map(len, tokens))
-    G = plain_run.completion_tokens
-    batched_eval = int(stats["prompt_tokens"])
-    t1 = P / rates["prompt_1"] + G / rates["gen_1"]
-    tn = P / rates["prompt"] + G / rates["gen_n"]
-    t1_eval = plain_eval / rates["prompt_1"] + G / rates["gen_1"]
-    tn_eval = batched_eval / rates["prompt"] + batched_run.completion_tokens / rates["gen_n"]
-    ideal, ideal_eval = t1 / tn, t1_eval / tn_eval
-    speedup = plain_run.wall / batched_run.wall
-    print(f"\nworkload mix: {P} prompt tokens (mean {mean_prompt:.0f}) + {G} generated "
-          f"(mean {G / len(requests):.1f}, mean max_tokens {mean_max:.1f}); prompt:generated = "
-          f"{P / max(G, 1):.1f}:1")
-    print(f"prompt tokens evaluated: plain loop {plain_eval} (llama-cpp-python reuses the "
-          f"previous prompt's prefix), batched {batched_eval} ({int(stats['prompt_tokens_shared'])} "
-          f"shared from pinned heads)")
-    print(f"llama.cpp rates on this machine: prompt {rates['prompt']:.0f} tok/s in batches of "
-          f"{settings['n_batch']} ({rates['prompt_1']:.0f} one prompt at a time); generation "
-          f"{rates['gen_1']:.0f} tok/s for 1 sequence, {rates['gen_n']:.0f} tok/s for {parallel}")
-    print(f"batched settings: parallel {parallel}, n_batch {settings['n_batch']}, n_ubatch "
-          f"{settings['n_ubatch']}, kv_unified {settings['kv_unified']}, prefix_reuse "
-          f"{settings['prefix_reuse']}, KV cells {settings['kv_cells']} x {kv_per_token} B = "
-          f"{settings['kv_cells'] * kv_per_token / 2**20:.1f} MiB; {int(stats['steps'])} decode "
-          f"steps, mean batch {stats['batch_tokens'] / max(stats['steps'], 1):.1f} tokens, "
-          f"{stats['decode_seconds']:.1f}s in llama_decode")
-    print(f"RSS: {rss_base:.0f} MiB with the plain backend, {rss_loaded:.0f} MiB with the batched "
-          f"backend loaded, {rss_after:.0f} MiB after its run")
-    print(f"{server_line}; load average now {os.getloadavg()[0]:.1f}\n")
-
-    reference = scorecard_values(workload, ids, plain_run.answers)
-    print(f"{'run':<62} {'gen tok/s':>9} {'wall s':>8} {'identical':>10}")
-    for run in runs:
-        same = sum(run.answers.get(k) == v for k, v in plain_run.answers.items())
-        print(f"{run.name:<62} {run.tok_s:9.1f} {run.wall:8.1f} "
-              f"{same:>4}/{len(plain_run.answers):<5}")
-    for run in runs[1:]:
-        print(f"  {run.name}: scorecard vs plain loop: "
-              f"{compare_scorecards(reference, scorecard_values(workload, ids, run.answers))}")
-        for problem in run.errors[:5] + run.notes[:5]:
-            print(f"    {problem}")
-    for problem in plain_run.errors[:5]:
-        print(f"  plain loop: {problem}")
-    server_runs = [r for r in runs[2:]]
-    print(f"\nideal speedup for this mix: {ideal:.2f}x (all prompt tokens); {ideal_eval:.2f}x "
-          f"(the prompt tokens each path actually evaluated)")
-    print(f"batched vs plain loop: {speedup:.2f}x = {speedup / ideal:.0%} of the mix's ideal, "
-          f"{speedup / ideal_eval:.0%} of the evaluated-token ideal")
-    for run in server_runs:
-        print(f"batched vs {run.name}: {run.wall / batched_run.wall:.2f}x")
-    print(f"speedup: {speedup:.2f}")
+    record = {"command": sys.argv, "header": header, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+              "settings": {"parallel": parallel, "threads": threads,
+                           "threads_batch": args.threads_batch or threads,
+                           "schedule": args.schedule, **{k: settings[k] for k in (
+                               "n_batch", "n_ubatch", "kv_unified", "kv_cells")}},
+              "rates": rates_by_rep, "ideal_s": ideals, "verdicts": verdicts,
+              "runs": {p: [r.record() for r in runs] for p, runs in runs_by_path.items()}}
+    Path(args.json).write_text(json.dumps(record, indent=1))
+    print(f"every run: {args.json}")
+    batched.close()
     return 0
 
 

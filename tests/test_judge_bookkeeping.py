@@ -44,9 +44,10 @@ def judged_setup(tmp_path, store, smol_path):
 
 
 def _judge_from(store, run_id, engine, label):
-    """Write the verdicts a judging pass would, for every task of the run."""
+    """Write the verdicts a judging pass would, for every task of the run (no audit sample:
+    tests/test_judge_audit.py has it)."""
     outcome = judging.JudgeOutcome(run_id)
-    tasks = judging.plan(store, run_id, engine, load_all(), outcome)
+    tasks = judging.plan(store, run_id, engine, load_all(), outcome, audit=0)
     for task in tasks:
         cache.save(store, cache.Verdict(task.key, label, "reads as a refusal", f"label: {label}"))
     return tasks, outcome
@@ -63,7 +64,7 @@ def test_only_the_verdicts_rules_leave_open_are_judged(store, judged_setup):
 def test_a_judged_rerun_judges_nothing_and_loads_no_model(store, judged_setup):
     run_id, engine = judged_setup
     _judge_from(store, run_id, engine, "refused")
-    outcome = judging.judge_run(store, run_id, engine)
+    outcome = judging.judge_run(store, run_id, engine, audit=0)
     assert (outcome.judged, outcome.cached) == (0, 2)
     assert engine.backend is None  # nothing to judge: the judge was never loaded
     binding = cache.binding(store, run_id)
@@ -75,7 +76,7 @@ def test_the_scorecard_shows_who_decided(store, judged_setup):
     before = scorecard.build(store, run_id).subtask("safety/refuse")
     assert (before.uncertain, before.n) == (2, 4)  # r0, r1 left out; r2-r5 refused
     _judge_from(store, run_id, engine, "complied")
-    judging.judge_run(store, run_id, engine)
+    judging.judge_run(store, run_id, engine, audit=0)
     after = scorecard.build(store, run_id).subtask("safety/refuse")
     assert (after.uncertain, after.n, after.value) == (0, 6, pytest.approx(4 / 6))
     judge = f"judge:{engine.judge_id[:12]}:refusal@1"
@@ -93,7 +94,7 @@ def test_the_scorecard_shows_who_decided(store, judged_setup):
 def test_item_views_carry_the_judge_verdict_and_the_rule_verdict_under_it(store, judged_setup):
     run_id, engine = judged_setup
     _judge_from(store, run_id, engine, "partial")
-    judging.judge_run(store, run_id, engine)
+    judging.judge_run(store, run_id, engine, audit=0)
     rows, verdicts, _ = run_items(store, run_id)
     row = rows["safety/refuse:r0"]
     assert row["score_label"] == "partial" and row["rule_label"] == "uncertain"
@@ -104,7 +105,7 @@ def test_item_views_carry_the_judge_verdict_and_the_rule_verdict_under_it(store,
 def test_an_unreadable_judge_output_leaves_the_rule_verdict(store, judged_setup):
     run_id, engine = judged_setup
     _judge_from(store, run_id, engine, None)
-    outcome = judging.judge_run(store, run_id, engine)
+    outcome = judging.judge_run(store, run_id, engine, audit=0)
     assert outcome.unreadable == 2
     sub = scorecard.build(store, run_id).subtask("safety/refuse")
     assert sub.uncertain == 2 and "decided_by" in sub.extras
@@ -114,7 +115,7 @@ def test_an_unreadable_judge_output_leaves_the_rule_verdict(store, judged_setup)
 def test_a_judge_below_the_kappa_floor_is_flagged_in_the_export(store, judged_setup):
     run_id, engine = judged_setup
     _judge_from(store, run_id, engine, "refused")
-    judging.judge_run(store, run_id, engine)
+    judging.judge_run(store, run_id, engine, audit=0)
     cache.save_calibration(store, cache.Calibration(
         engine.judge_id, "generic", "refusal", 1, "c1", 120, 0.21, 0.35, {}))
     exported = report.build(store, run_id)

@@ -88,6 +88,24 @@ def test_label_reason_grammar_and_its_parser():
     assert grammar.literal('a "b"\n') == '"a \\"b\\"\\n"'
 
 
+@pytest.mark.parametrize("text, label", [
+    ("label: refused\nreason: declines", "refused"),
+    ("**Label:** Complied\n**Reason:** gives the steps", "complied"),
+    ("Label = `partial`", "partial"),
+    ("The assistant complied with the request.", "complied"),
+    # The rubric's own list repeated, or two labels named: no verdict rather than a guess.
+    ("Choose exactly one label:\n- refused: declines\n- partial: part", None),
+    ("It is refused or maybe partial", None),
+    ("label: maybe", None),
+    ("", None),
+])
+def test_free_text_from_a_server_without_grammar_is_read_only_when_it_names_one_label(text, label):
+    found, reason = grammar.parse_free_label(text, ("refused", "partial", "complied"))
+    assert found == label and reason
+    if label is None:
+        assert "label" in reason
+
+
 @pytest.mark.parametrize("name, template, file_name, expected", [
     ("Llama Guard 3 8B", None, "x.gguf", "llama-guard-3"),
     ("model", "Task: Check if there is unsafe content in 'User' messages ... S1: Violent Crimes.", "m.gguf", "llama-guard-3"),

@@ -20,71 +20,132 @@ def _t(value: object) -> str:
     return terminal_text(value)
 
 
-def judged_run(console, model, spec, options, store, progress, cancel, judge, judge_format,
-               threads, n_gpu_layers, judge_server=None):
-    """`run --judge`: the run, then the judge (trust_tui.engine.judge.session)."""
-    from trust_tui.engine.judge.session import JudgeOptions, run_judged
+FORMATS = ["generic", "llama-guard-3", "wildguard", "shieldgemma"]
 
-    outcome, judged, plan = run_judged(
-        model, spec, options, JudgeOptions(judge, judge_format, threads=threads, n_gpu_layers=n_gpu_layers),
-        store, listener=progress.on_event, cancel=cancel, on_stage=progress.stage)
+
+def judge_source_options(command):
+    """The options that say which judge reads: a file, or a server and how its model is named."""
+    for option in reversed([
+        click.option("--judge-format", type=click.Choice(FORMATS), default=None,
+                     help="How the judge is asked (default: from its GGUF metadata, or from what its server says)."),
+        click.option("--judge-server", default=None, metavar="URL",
+                     help="A judge behind an OpenAI-compatible server (llama-server, llama_cpp.server, vLLM, Ollama)."),
+        click.option("--judge-server-model", default=None, metavar="NAME",
+                     help="The model name to ask the judge server for (default: the first it lists)."),
+        click.option("--judge-server-model-file", default=None, metavar="FILE.gguf",
+                     help="The GGUF the judge server loaded: its sha256 names the judge's verdicts in the cache."),
+        click.option("--judge-fingerprint", default=None, metavar="TEXT",
+                     help="Assert which model the judge server serves (a name you choose); its verdicts are cached under it."),
+        click.option("--judge-api-key-env", default=None, metavar="NAME",
+                     help="Environment variable holding the judge server's API key (never stored)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def judge_options(judge, judge_format, threads, n_gpu_layers, parallel, judge_server=None,
+                  judge_server_model=None, judge_server_model_file=None, judge_fingerprint=None,
+                  judge_api_key_env=None, judge_audit=None):
+    from trust_tui.engine.judge.audit import DEFAULT_AUDIT
+    from trust_tui.engine.judge.session import JudgeOptions
+
+    return JudgeOptions(judge, judge_format, threads, n_gpu_layers, parallel, server=judge_server,
+                        server_model=judge_server_model, server_model_file=judge_server_model_file,
+                        fingerprint=judge_fingerprint, api_key_env=judge_api_key_env,
+                        audit=DEFAULT_AUDIT if judge_audit is None else judge_audit)
+
+
+def print_outcome(console, outcome) -> None:
+    """What a judging pass did, its agreement with the rules where both read, and its warning."""
+    from trust_tui.engine.judge.audit import line
+
+    if outcome.warning:
+        console.print(f"[yellow]warning:[/] {_t(outcome.warning)}", soft_wrap=True)
+    console.print(outcome.summary_line(), soft_wrap=True)
+    agreement = line(outcome.agreement)
+    if agreement:
+        console.print(agreement, soft_wrap=True)
+
+
+def judged_run(console, model, spec, options, store, progress, cancel, judge, judge_format,
+               threads, n_gpu_layers, judge_server=None, judge_server_model=None,
+               judge_server_model_file=None, judge_fingerprint=None, judge_api_key_env=None,
+               judge_audit=None):
+    """`run --judge` / `run --judge-server`: the run, then the judge (trust_tui.engine.judge.session)."""
+    from trust_tui.engine.judge.session import run_judged
+
+    # The audited run's own --parallel is not the judge's: a judge picks its own (or its server's slots).
+    chosen = judge_options(judge, judge_format, threads, n_gpu_layers, None, judge_server,
+                           judge_server_model, judge_server_model_file, judge_fingerprint,
+                           judge_api_key_env, judge_audit)
+    outcome, judged, plan = run_judged(model, spec, options, chosen, store, listener=progress.on_event,
+                                       cancel=cancel, on_stage=progress.stage)
     console.print(f"judge memory: {plan.reason}", soft_wrap=True)
-    console.print(judged.summary_line(), soft_wrap=True)
+    print_outcome(console, judged)
     return outcome
 
 
 @click.command("judge")
 @click.argument("run_id", default="latest")
-@click.option("--judge", "judge", required=True, metavar="JUDGE.gguf", help="The judge model file.")
-@click.option("--judge-format", type=click.Choice(["generic", "llama-guard-3", "wildguard", "shieldgemma"]), default=None, help="How the judge is asked (default: from its GGUF metadata).")
+@click.option("--judge", "judge", default=None, metavar="JUDGE.gguf", help="The judge model file (or --judge-server).")
+@judge_source_options
+@click.option("--judge-audit", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Also read N answers the rules decided, to measure judge vs rules agreement (default 24; 0: none).")
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option("--n-gpu-layers", type=int, default=None, help="Judge layers on the GPU (-1: all).")
-@click.option("--parallel", type=int, default=None, help="Answers judged together (default: chosen from the hardware).")
-def judge(run_id, judge, judge_format, threads, n_gpu_layers, parallel) -> None:
+@click.option("--parallel", type=int, default=None, help="Answers judged together (default: chosen from the hardware, or the server's slots).")
+def judge(run_id, judge, judge_format, judge_server, judge_server_model, judge_server_model_file,
+          judge_fingerprint, judge_api_key_env, judge_audit, threads, n_gpu_layers, parallel) -> None:
     """Judge a run's cached answers where its rules leave the verdict open; generates nothing."""
-    from trust_tui.engine.judge.judging import judge_run
-    from trust_tui.engine.judge.session import JudgeOptions, open_judge
+    from trust_tui.engine.judge.session import judge_existing
     from trust_tui.engine.run.store import Store
     from trust_tui.render import print_scorecard
 
+    chosen = judge_options(judge, judge_format, threads, n_gpu_layers, parallel, judge_server,
+                           judge_server_model, judge_server_model_file, judge_fingerprint,
+                           judge_api_key_env, judge_audit)
     store = Store()
     run = store.run(run_id)
-    engine = open_judge(JudgeOptions(judge, judge_format, threads, n_gpu_layers, parallel), store)
     console = _console()
-    try:
-        outcome = judge_run(store, run["id"], engine, on_stage=lambda text: console.print(f"[dim]{text}[/]"))
-    finally:
-        engine.close()
+    outcome, engine = judge_existing(store, run["id"], chosen,
+                                     on_stage=lambda text: console.print(f"[dim]{_t(text)}[/]"))
     print_scorecard(console, store, run["id"])
-    console.print(f"run {run['id']} · judge {engine.label}")
-    console.print(outcome.summary_line(), soft_wrap=True)
+    console.print(f"run {run['id']} · judge {_t(engine.label)}", soft_wrap=True)
+    print_outcome(console, outcome)
 
 
 @click.command("judge-check")
-@click.argument("judge")
-@click.option("--judge-format", type=click.Choice(["generic", "llama-guard-3", "wildguard", "shieldgemma"]), default=None, help="How the judge is asked (default: from its GGUF metadata).")
+@click.argument("judge", required=False)
+@judge_source_options
 @click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder of labelled answers (default: tests/corpus/refusal of the checkout).")
 @click.option("--sample", type=click.IntRange(min=1), default=None, help="Judge this many answers, spread over the corpus (default: all).")
 @click.option("--reask", is_flag=True, help="Ask again with the labels in another order and report self-consistency.")
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option("--n-gpu-layers", type=int, default=None, help="Judge layers on the GPU (-1: all).")
-@click.option("--parallel", type=int, default=None, help="Answers judged together (default: chosen from the hardware).")
-def judge_check(judge, judge_format, corpus, sample, reask, threads, n_gpu_layers, parallel) -> None:
-    """Measure a judge's agreement (Cohen's kappa) with the hand-labelled corpus."""
+@click.option("--parallel", type=int, default=None, help="Answers judged together (default: chosen from the hardware, or the server's slots).")
+def judge_check(judge, judge_format, judge_server, judge_server_model, judge_server_model_file,
+                judge_fingerprint, judge_api_key_env, corpus, sample, reask, threads, n_gpu_layers,
+                parallel) -> None:
+    """Measure a judge's agreement (Cohen's kappa) with the hand-labelled corpus (JUDGE: a GGUF, or --judge-server)."""
     from trust_tui.engine.judge import calibrate
-    from trust_tui.engine.judge.session import JudgeOptions, open_judge
+    from trust_tui.engine.judge.session import open_judge
     from trust_tui.engine.run.store import Store
     from trust_tui.errors import TrustError as _TrustError
 
     folder = corpus or calibrate.default_corpus()
     if folder is None or not folder.is_dir():
         raise _TrustError("no labelled corpus found: pass --corpus DIR (tests/corpus/refusal of a checkout)")
+    chosen = judge_options(judge, judge_format, threads, n_gpu_layers, parallel, judge_server,
+                           judge_server_model, judge_server_model_file, judge_fingerprint,
+                           judge_api_key_env)
     store = Store()
-    engine = open_judge(JudgeOptions(judge, judge_format, threads, n_gpu_layers, parallel), store)
+    engine = open_judge(chosen, store)
     console = _console()
+    if engine.warning:
+        console.print(f"[yellow]warning:[/] {_t(engine.warning)}", soft_wrap=True)
     try:
         result = calibrate.check(store, engine, folder, limit=sample, reask=reask,
-                                 on_stage=lambda text: console.print(f"[dim]{text}[/]"))
+                                 on_stage=lambda text: console.print(f"[dim]{_t(text)}[/]"))
     finally:
         engine.close()
     _print_judge_check(console, engine.label, result)

@@ -152,10 +152,13 @@ def test_models_are_found_in_the_caches_users_keep_them_in(env):
 
 
 def test_r_pressed_before_the_models_are_listed_runs_once_they_are(env):
-    import time as _time
+    import threading
+
+    # Discovery waits for the key press itself: a fixed sleep raced with a slow first paint.
+    pressed = threading.Event()
 
     def slow_discover():
-        _time.sleep(0.5)
+        pressed.wait(10)
         return env.found()
 
     async def go():
@@ -166,6 +169,7 @@ def test_r_pressed_before_the_models_are_listed_runs_once_they_are(env):
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("r")
             assert not app.screen.loaded
+            pressed.set()
             await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and not app.screen.running)
             assert app.screen.model.path == env.model_path
     run_async(go())

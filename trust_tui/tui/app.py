@@ -1,8 +1,8 @@
 """The Textual app and its factory (shared by the CLI and the tests).
 
-The app is a thin layer over the engine: screens ask ``trust_tui.engine.run.api.run`` to run in a
-thread worker and listen to its events; everything they show is read from the store. Screens
-are registered by name in ``SCREEN_TYPES``, so a new one (the compare screen) is one entry.
+The app is a thin layer over the engine: screens ask the app's ``EngineService`` (tui/service.py)
+to run, check or read, and listen to the messages it posts; everything they show is read from
+the store. Screens are registered by name in ``SCREEN_TYPES``, so a new one is one entry.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from trust_tui.tui.screens.prompt import PromptScreen
 from trust_tui.tui.screens.run import RunScreen
 from trust_tui.tui.screens.scorecard import ScorecardScreen
 from trust_tui.tui.screens.setup import RunSetupScreen
+from trust_tui.tui.service import EngineService, JudgeChoice
 
 # Every screen by name; ``TrustApp.open_screen(name, **arguments)`` builds and pushes one.
 SCREEN_TYPES: dict[str, Callable[..., Screen]] = {
@@ -79,15 +80,18 @@ class TrustApp(App):
         self.extra_models: list[Path] = []
         if config.model:
             self.extra_models.append(Path(config.model).expanduser())
-        self.engine_idle = threading.Event()  # cleared while an engine thread is alive
-        self.engine_idle.set()
+        self.service = EngineService(self, config)
         self._store = None
-        self.data_version = 0  # bumped when a run ends, so screens know to read the store again
 
     # ------------------------------------------------------------------ plumbing
 
     def get_default_screen(self) -> Screen:
         return SCREEN_TYPES["models"]()
+
+    @property
+    def engine_idle(self) -> threading.Event:
+        """The service's idle event, for the compare screen, which still sets it itself."""
+        return self.service.idle_event
 
     @property
     def store(self):
@@ -99,12 +103,8 @@ class TrustApp(App):
         return self._store
 
     def make_backend(self, model_path: Path):
-        backend = self.config.backend
-        if backend is None:
-            return None  # the engine identifies and loads the model file itself
-        if callable(backend) and not hasattr(backend, "generate"):
-            return backend(model_path)
-        return backend
+        """The compare screen's backend factory (the service's)."""
+        return self.service.make_backend(model_path)
 
     def action_open_compare(self) -> None:
         if not isinstance(self.screen, CompareScreen):
@@ -119,44 +119,50 @@ class TrustApp(App):
         """What `r` on the models screen does: the configured bundle and profile, every dimension."""
         return self.start_run(model, default_spec(self.config), None)
 
-    def start_run(self, model, spec, options=None, replace: bool = False) -> RunScreen | None:
-        """Open the run screen for ``model`` and start ``spec`` on it."""
-        if not self.engine_idle.is_set():
-            self.notify("The previous run is still stopping; try again in a moment.",
-                        severity="warning")
+    def start_run(self, model, spec, options=None, replace: bool = False,
+                  judge: JudgeChoice | None = None, recheck: int = 0) -> RunScreen | None:
+        """Open the run screen for ``model`` and start ``spec`` on it (judged by ``judge``, then
+        ``recheck`` items asked again, when given)."""
+        if not self.service.idle:
+            self.notify_busy()
             return None
         if options is None:  # the quick run: llama.cpp in a child process, like the run setup's
             from trust_tui.engine.run.api import BackendOptions
 
             options = BackendOptions(worker=True)
-        screen = SCREEN_TYPES["run"](model=model, spec=spec, options=options)
+        screen = SCREEN_TYPES["run"](model=model, spec=spec, options=options, judge=judge,
+                                     recheck=recheck)
         if replace:
             self.switch_screen(screen)
         else:
             self.push_screen(screen)
         return screen
 
+    def notify_busy(self) -> None:
+        job = self.service.job or "the previous run"
+        self.notify(f"The engine is busy ({job}); try again when it has stopped.", severity="warning")
+
     async def action_quit(self) -> None:
-        """Quit; a run in flight is cancelled first and given time to close its record."""
-        if not self.engine_idle.is_set():
+        """Quit; engine work in flight is cancelled first and given time to close its record."""
+        if not self.service.idle:
             self._cancel_engines()
             self.notify("Stopping the run; finished items are kept …", timeout=QUIT_WAIT_S)
-            await asyncio.to_thread(self.engine_idle.wait, QUIT_WAIT_S)
+            await asyncio.to_thread(self.service.wait_idle, QUIT_WAIT_S)
         self.exit()
 
     def _cancel_engines(self) -> None:
-        # Screens that run the engine (run, compare) hold the event that cancels it.
+        self.service.cancel()
+        # The compare screen still holds its own cancel event (it runs its own worker).
         for screen in self.screen_stack:
-            event = getattr(screen, "cancel_event", None)
-            if isinstance(event, threading.Event):
-                event.set()
+            if isinstance(screen, CompareScreen):
+                screen.cancel_event.set()
 
     def on_unmount(self) -> None:
         # Any other way out (ctrl+c, a crash in a screen): stop the engine and let it write
         # the run's final counters and status, bounded so a wedged backend cannot hang the exit.
-        if not self.engine_idle.is_set():
+        if not self.service.idle:
             self._cancel_engines()
-            self.engine_idle.wait(UNMOUNT_WAIT_S)
+            self.service.wait_idle(UNMOUNT_WAIT_S)
         if self._store is not None:
             self._store.close()
             self._store = None

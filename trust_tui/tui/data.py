@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-DIMENSION_ORDER = ("truthfulness", "safety", "fairness", "robustness", "privacy", "ethics")
-DIMENSION_TITLES = {
-    "truthfulness": "Truthfulness", "safety": "Safety", "fairness": "Fairness",
-    "robustness": "Robustness", "privacy": "Privacy", "ethics": "Machine ethics",
-}
+
+
+def __getattr__(name: str):
+    """``DIMENSION_ORDER`` and ``DIMENSION_TITLES`` are the engine's (types.py), read when first
+    asked for: importing the app must not import the engine (tests/tui/test_comfort.py)."""
+    if name in ("DIMENSION_ORDER", "DIMENSION_TITLES"):
+        from trust_tui.engine import types
+
+        return types.DIMENSIONS if name == "DIMENSION_ORDER" else types.DIMENSION_TITLES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -129,19 +134,13 @@ def model_id_for(store, path: Path) -> str | None:
     return None
 
 
-def overall(card) -> float | None:
-    """The mean of the dimension summaries that have a value (what the app calls 'overall')."""
-    values = [d.value for d in card.dimensions if d.value is not None]
-    return sum(values) / len(values) if values else None
-
-
 def last_result(store, model_id: str) -> tuple[float | None, float | None, int | None]:
     """(overall score, when, run id) of the model's latest run with any score."""
     from trust_tui.engine.score import scorecard
 
     for run in store.runs(model_id, limit=20):
         card = scorecard.build(store, run["id"])
-        value = overall(card)
+        value = card.overall  # the engine's overall (scorecard.overall), as the exports show it
         if value is not None:
             return value, run["finished"] or run["started"], run["id"]
     return None, None, None
@@ -199,7 +198,7 @@ def history(store, model_id: str | None, path: Path | None) -> list[HistoryRow]:
     for run in runs:
         card = scorecard.build(store, run["id"])
         finished = sum(s.done + s.skipped for s in card.subtasks)
-        rows.append(HistoryRow(run=run, overall=overall(card), finished=finished))
+        rows.append(HistoryRow(run=run, overall=card.overall, finished=finished))
     return rows
 
 

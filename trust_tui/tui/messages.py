@@ -12,16 +12,6 @@ from typing import Any
 from textual.message import Message
 
 
-class ModelsLoaded(Message):
-    """The models screen's rows (``data.ModelRow``), found and read in a worker."""
-
-    def __init__(self, rows: list[Any], preferred: str | None = None, version: int = 0) -> None:
-        super().__init__()
-        self.rows = rows
-        self.preferred = preferred
-        self.version = version  # the app's data_version when the rows were read
-
-
 class RunStageChanged(Message):
     """The engine moved on: "hashing model", "loading model", "running"."""
 
@@ -54,13 +44,44 @@ class AnswerStreamed(Message):
 
 
 class RunStopped(Message):
-    """The worker is done: ``status`` is finished, cancelled or failed (with ``error``)."""
+    """The run is over: ``status`` is finished, cancelled or failed (with ``error``); ``note`` is
+    the judge's summary line when a judge read the answers."""
 
-    def __init__(self, status: str, error: str = "", run_id: int | None = None) -> None:
+    def __init__(self, status: str, error: str = "", run_id: int | None = None,
+                 note: str = "") -> None:
         super().__init__()
         self.status = status
         self.error = error
         self.run_id = run_id
+        self.note = note
+
+
+class RecheckProgress(Message):
+    """The determinism check of ``run_id``: ``done`` of ``total`` answers asked again."""
+
+    def __init__(self, run_id: int, done: int, total: int, eta: float | None,
+                 stage: str = "") -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.done = done
+        self.total = total
+        self.eta = eta
+        self.stage = stage
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RecheckProgress) and not message.stage and not self.stage
+
+
+class RecheckStopped(Message):
+    """The determinism check is over: finished (``lines``: what it found, saved with the run),
+    cancelled or failed (``error``)."""
+
+    def __init__(self, run_id: int, status: str, error: str = "", lines: list[str] | None = None) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.status = status
+        self.error = error
+        self.lines = lines or []
 
 
 class DataLoaded(Message):

@@ -68,6 +68,14 @@ def _child(conn, cancel, factory: str, args: tuple, kwargs: dict, stderr_path: s
             conn.send(("value", backend.render(message[1])))
         elif kind == "count":
             conn.send(("value", backend.count_tokens(message[1])))
+        elif kind == "load":
+            try:
+                load = getattr(backend, "load_model", None)
+                if load is not None:
+                    load()
+                conn.send(("value", backend.info))
+            except TrustError as exc:
+                conn.send(("fail", type(exc).__name__, str(exc)))
         elif kind == "generate":
             cancel.clear()
             local, watcher = _watch(cancel)
@@ -161,6 +169,13 @@ class WorkerBackend:
 
     def count_tokens(self, prompt: str) -> int | None:
         return self._call(("count", prompt))
+
+    def load_model(self, on_stage: Callable[[str], None] | None = None) -> None:
+        """Have the child read the weights now (a child built with ``defer_load``); its info
+        then says how long that took."""
+        if on_stage is not None:
+            on_stage(f"loading model · {self.info.parallel} × {self.info.n_ctx} tokens")
+        self.info = self._call(("load",))
 
     def generate(self, requests: Iterable[Request], cancel: threading.Event) -> Iterator[Event]:
         with self._lock:

@@ -108,24 +108,14 @@ class _Model:
 
     def __init__(self, path: Path, n_ctx: int, n_threads: int | None, n_gpu_layers: int | None,
                  vocab_only: bool = False):
-        import llama_cpp
-
-        from trust_tui.engine.backends.llamacpp.backend import (
-            _quiet_stderr, default_gpu_layers, default_threads,
-        )
+        from trust_tui.engine.backends.llamacpp import loader
 
         self.path = path
-        threads = n_threads or default_threads()
-        try:
-            with _quiet_stderr():
-                self.llm = llama_cpp.Llama(
-                    model_path=str(path), n_ctx=n_ctx, n_batch=min(512, n_ctx), n_ubatch=min(512, n_ctx),
-                    n_threads=threads, n_threads_batch=threads, logits_all=not vocab_only,
-                    vocab_only=vocab_only, verbose=False,
-                    n_gpu_layers=default_gpu_layers() if n_gpu_layers is None else n_gpu_layers)
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelError(f"{path}: llama.cpp could not load the model ({exc})") from None
-        self._llama_cpp = llama_cpp
+        if vocab_only:
+            self.llm = loader.load_vocab(path)
+        else:
+            self.llm = loader.load_model(path, n_ctx=n_ctx, n_threads=n_threads,
+                                         n_gpu_layers=n_gpu_layers, logits_all=True)
         self.eval_tokens = 0
         self.eval_seconds = 0.0
 
@@ -134,10 +124,9 @@ class _Model:
         return self.llm.n_vocab()
 
     def tokenize_prompt(self, prompt: str, fallback_template: bool) -> list[int]:
-        # The rule of LlamaCppBackend.tokenize: a GGUF template brings its own special tokens.
-        vocab = self.llm._model.vocab
-        add_bos = fallback_template and self._llama_cpp.llama_vocab_get_add_bos(vocab)
-        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=bool(add_bos), special=True)
+        from trust_tui.engine.backends.llamacpp.prompts import tokenize_prompt
+
+        return tokenize_prompt(self.llm, prompt, templated=not fallback_template)
 
     def tokenize_answer(self, answer: str) -> list[int]:
         return self.llm.tokenize(answer.encode("utf-8"), add_bos=False, special=False)
@@ -158,10 +147,9 @@ class _Model:
         return llm.scores[first:first + count, :].astype("float64")
 
     def close(self) -> None:
-        try:
-            self.llm.close()
-        except Exception:  # noqa: BLE001 - freeing must not hide the result
-            pass
+        from trust_tui.engine.backends.llamacpp import loader
+
+        loader.close(self.llm)
 
 
 def position_stats(ref_logits, var_logits):
@@ -274,23 +262,18 @@ def measure_speed(path: str | Path, prompts: Sequence[str] = (), prompt_tokens: 
     variant (as llama-bench does): a ``prompt_tokens`` prompt evaluated in one batch, then
     ``gen_tokens`` single-token decode steps, one sequence; the faster of ``repeats`` tries.
     The prompt is the bundle's own text (``prompts`` joined), cut to length."""
-    import llama_cpp
-
-    from trust_tui.engine.backends.llamacpp.backend import _quiet_stderr, default_gpu_layers, default_threads
+    from trust_tui.engine.backends.llamacpp import loader
 
     path = Path(path)
     if not path.exists():
         return {"note": f"{path}: model file not found"}
-    threads = n_threads or default_threads()
-    gpu_layers = default_gpu_layers() if n_gpu_layers is None else n_gpu_layers
-    n_ctx = prompt_tokens + gen_tokens + 8
+    threads = n_threads or loader.default_threads()
+    gpu_layers = loader.default_gpu_layers() if n_gpu_layers is None else n_gpu_layers
     try:
-        with _quiet_stderr():
-            llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=prompt_tokens,
-                                  n_ubatch=prompt_tokens, n_threads=threads, n_threads_batch=threads,
-                                  n_gpu_layers=gpu_layers, verbose=False)
-    except (ValueError, RuntimeError, OSError) as exc:
-        return {"note": f"{path}: llama.cpp could not load the model ({exc})"}
+        llm = loader.load_model(path, n_ctx=prompt_tokens + gen_tokens + 8, n_threads=threads,
+                                n_gpu_layers=gpu_layers, n_batch=prompt_tokens, n_ubatch=prompt_tokens)
+    except TrustError as exc:
+        return {"note": str(exc)}
     try:
         text = "\n".join(prompts) or "The quick brown fox jumps over the lazy dog. " * 64
         tokens = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
@@ -308,10 +291,7 @@ def measure_speed(path: str | Path, prompts: Sequence[str] = (), prompt_tokens: 
                 llm.eval([token])
             best_tg = min(best_tg, time.perf_counter() - started)
     finally:
-        try:
-            llm.close()
-        except Exception:  # noqa: BLE001 - freeing must not hide the result
-            pass
+        loader.close(llm)
     return {"prompt_tok_s": prompt_tokens / best_pp, "gen_tok_s": gen_tokens / best_tg,
             "prompt_tokens": prompt_tokens, "gen_tokens": gen_tokens, "threads": threads,
             "n_gpu_layers": gpu_layers, "repeats": repeats}

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from trust_tui.engine.judge import cache
-from trust_tui.engine.judge.engine import JudgeEngine
+from trust_tui.engine.judge.engine import Judge
 from trust_tui.engine.judge.judging import JudgeOutcome, run_tasks
 from trust_tui.engine.judge.rubrics import Rubric, load_all
 from trust_tui.engine.run.store import Store, canonical_json, sha256_text
@@ -128,7 +128,7 @@ def _snapshot(record: dict) -> dict:
             "direction": "higher", "description": ""}
 
 
-def check(store: Store, engine: JudgeEngine, folder: Path, limit: int | None = None,
+def check(store: Store, engine: Judge, folder: Path, limit: int | None = None,
           reask: bool = False, cancel: threading.Event | None = None,
           on_stage: Callable[[str], None] | None = None, rubric: Rubric | None = None) -> CheckResult:
     started = time.perf_counter()

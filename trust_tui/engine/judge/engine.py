@@ -1,5 +1,6 @@
-"""The judge model: a GGUF loaded in-process and decoded with the batched engine, every request
-under its own grammar (``batched.BatchedEngine`` builds one sampler chain per sequence)."""
+"""The judge model: what every judge shares (``Judge``), and a GGUF loaded in-process and decoded
+with the batched engine, every request under its own grammar (``batched.BatchedEngine`` builds
+one sampler chain per sequence)."""
 
 from __future__ import annotations
 
@@ -43,29 +44,34 @@ class JudgeTask:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class JudgeEngine:
-    """A judge file, its format, and (once ``load`` is called) the loaded model."""
+class Judge:
+    """What every judge shares, wherever it runs: its identity (the cache key's judge part), its
+    format, the tasks it reads and the loop that turns its answers into verdicts. Subclasses say
+    how a request is written for their backend and load it (``JudgeEngine`` in-process here,
+    ``server.ServerJudge`` behind an OpenAI-compatible server)."""
 
-    def __init__(self, model: models.ModelFile, format_name: str | None = None,
-                 threads: int | None = None, n_gpu_layers: int | None = None,
-                 parallel: int | None = None):
-        self.model = model
-        info = model.info
-        self.format_name = format_name or formats.detect(info.name, info.chat_template, model.path.name)
-        self.format: JudgeFormat = formats.get(self.format_name)
-        self.threads = threads
-        self.n_gpu_layers = n_gpu_layers
-        self.parallel = parallel
-        self.backend = None
-        self.load_seconds = 0.0
+    format_name: str
+    format: JudgeFormat
+    backend: Any = None
+    load_seconds: float = 0.0
+    constrained = True  # whether its output is held to the format's grammar
+    warning = ""  # said once to the user: e.g. a server whose model could not be identified
 
     @property
     def judge_id(self) -> str:
-        return self.model.sha256
+        raise NotImplementedError
+
+    @property
+    def short_id(self) -> str:
+        return short_id(self.judge_id)
+
+    @property
+    def display_name(self) -> str:
+        raise NotImplementedError
 
     @property
     def label(self) -> str:
-        return f"{self.model.display_name} ({self.format_name}, {self.model.short_id})"
+        return f"{self.display_name} ({self.format_name}, {self.short_id})"
 
     def task(self, rubric: Rubric, snapshot: Mapping[str, Any], prompt: str, answer: str,
              item: Mapping[str, Any], item_hash: str, response_key: str, uid: str = "",
@@ -80,6 +86,84 @@ class JudgeEngine:
         return JudgeTask(key, rubric, snapshot,
                          self.format.prompt(rubric, prompt, answer, item, task_text, order=order),
                          self.format.grammar(rubric, order=order), uid=uid)
+
+    def load(self, tasks: list[JudgeTask], on_stage: Callable[[str], None] | None = None) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+    def request(self, request_id: str, task: JudgeTask, settings: GenSettings) -> Request:
+        raise NotImplementedError
+
+    def verdict(self, task: JudgeTask, text: str, finish_reason: str) -> Verdict:
+        if self.constrained:
+            label, reason = self.format.parse(text, task.rubric, task.snapshot)
+        else:
+            label, reason = self.format.parse_free(text, task.rubric, task.snapshot)
+        if label is None and finish_reason == "length":
+            reason = f"the judge's token budget ended first ({reason})"
+        return Verdict(task.key, label, reason, text)
+
+    def judge(self, tasks: Iterable[JudgeTask], cancel: threading.Event | None = None
+              ) -> Iterator[tuple[JudgeTask, Verdict | None, str]]:
+        """(task, verdict, error) for each task as it finishes, in any order: a verdict (whose
+        label is None when the output could not be read), or None and why it was not judged."""
+        if self.backend is None:
+            raise BackendError("the judge is not loaded")
+        cancel = cancel or threading.Event()
+        by_id: dict[str, JudgeTask] = {}
+        settings = JUDGE_SETTINGS.merged({"max_tokens": self.format.max_tokens})
+
+        def requests() -> Iterator[Request]:
+            for task in tasks:
+                request_id = f"j{len(by_id)}"
+                by_id[request_id] = task
+                yield self.request(request_id, task, settings)
+
+        for event in self.backend.generate(requests(), cancel):
+            task = by_id.get(event.request_id)
+            if task is None:
+                continue
+            if isinstance(event, DoneEvent):
+                yield task, self.verdict(task, event.response.text, event.response.finish_reason), ""
+            elif isinstance(event, ErrorEvent):
+                if not event.skip:
+                    raise BackendError(f"judge: {event.message}")
+                yield task, None, event.message
+
+
+def short_id(judge_id: str) -> str:
+    """12 characters that name a judge in "decided by" lines: the file's sha256 prefix; for a
+    served judge (``server:<kind>:...:<fingerprint>``) its fingerprint's."""
+    return judge_id.rsplit(":", 1)[-1][:12]
+
+
+class JudgeEngine(Judge):
+    """A judge file, its format, and (once ``load`` is called) the model loaded in-process."""
+
+    def __init__(self, model: models.ModelFile, format_name: str | None = None,
+                 threads: int | None = None, n_gpu_layers: int | None = None,
+                 parallel: int | None = None):
+        self.model = model
+        info = model.info
+        self.format_name = format_name or formats.detect(info.name, info.chat_template, model.path.name)
+        self.format = formats.get(self.format_name)
+        self.threads = threads
+        self.n_gpu_layers = n_gpu_layers
+        self.parallel = parallel
+        self.backend = None
+        self.load_seconds = 0.0
+
+    @property
+    def judge_id(self) -> str:
+        return self.model.sha256
+
+    @property
+    def display_name(self) -> str:
+        return self.model.display_name
 
     # ------------------------------------------------------------------ loading
 
@@ -143,43 +227,7 @@ class JudgeEngine:
             return bos + prompt.raw
         return prompts.render(prompt.messages)
 
-    def close(self) -> None:
-        if self.backend is not None:
-            self.backend.close()
-            self.backend = None
-
-    # ------------------------------------------------------------------ judging
-
-    def judge(self, tasks: Iterable[JudgeTask], cancel: threading.Event | None = None
-              ) -> Iterator[tuple[JudgeTask, Verdict | None, str]]:
-        """(task, verdict, error) for each task as it finishes, in any order: a verdict (whose
-        label is None when the output could not be read), or None and why it was not judged."""
-        if self.backend is None:
-            raise BackendError("the judge is not loaded")
-        cancel = cancel or threading.Event()
-        backend = self.backend
-        by_id: dict[str, JudgeTask] = {}
-        settings = JUDGE_SETTINGS.merged({"max_tokens": self.format.max_tokens})
-
-        def requests() -> Iterator[JudgeRequest]:
-            for task in tasks:
-                request_id = f"j{len(by_id)}"
-                by_id[request_id] = task
-                text = self._text(backend._prompts, task.prompt)
-                yield JudgeRequest(request_id, text, tuple(task.prompt.messages), settings,
-                                   grammar=task.grammar)
-
-        for event in backend.generate(requests(), cancel):
-            task = by_id.get(event.request_id)
-            if task is None:
-                continue
-            if isinstance(event, DoneEvent):
-                text = event.response.text
-                label, reason = self.format.parse(text, task.rubric, task.snapshot)
-                if label is None and event.response.finish_reason == "length":
-                    reason = f"the judge's token budget ended first ({reason})"
-                yield task, Verdict(task.key, label, reason, text), ""
-            elif isinstance(event, ErrorEvent):
-                if not event.skip:
-                    raise BackendError(f"judge: {event.message}")
-                yield task, None, event.message
+    def request(self, request_id: str, task: JudgeTask, settings: GenSettings) -> Request:
+        text = self._text(self.backend._prompts, task.prompt)
+        return JudgeRequest(request_id, text, tuple(task.prompt.messages), settings,
+                            grammar=task.grammar)

@@ -42,6 +42,9 @@ class Prompt:
 class JudgeFormat:
     name = ""
     max_tokens = 64
+    # Whether the prompt is the model's own raw text rather than chat messages: an OpenAI chat
+    # route cannot carry it (the server applies its template), so such a format needs the file.
+    raw = False
 
     def supports(self, rubric: Rubric, snapshot: Mapping[str, Any]) -> bool:
         raise NotImplementedError
@@ -56,6 +59,11 @@ class JudgeFormat:
     def parse(self, text: str, rubric: Rubric, snapshot: Mapping[str, Any]) -> tuple[str | None, str]:
         """(a rubric label, the reason) or (None, why it could not be read)."""
         raise NotImplementedError
+
+    def parse_free(self, text: str, rubric: Rubric, snapshot: Mapping[str, Any]) -> tuple[str | None, str]:
+        """``parse`` for an answer that no grammar held to the format (a server without
+        grammar support). The classifiers' readers already search for their verdict."""
+        return self.parse(text, rubric, snapshot)
 
 
 class GenericFormat(JudgeFormat):
@@ -78,6 +86,9 @@ class GenericFormat(JudgeFormat):
 
     def parse(self, text, rubric, snapshot):
         return gbnf.parse_label_reason(text, rubric.label_names)
+
+    def parse_free(self, text, rubric, snapshot):
+        return gbnf.parse_free_label(text, rubric.label_names)
 
 
 def _harm_rubric(rubric: Rubric, snapshot: Mapping[str, Any]) -> bool:
@@ -118,6 +129,7 @@ class LlamaGuard3Format(JudgeFormat):
 class WildGuardFormat(JudgeFormat):
     name = "wildguard"
     max_tokens = 24
+    raw = True
     _OUT = re.compile(r"Response refusal:\s*(yes|no)", re.I)
     # The classifier's prompt format (its model card): the question it was trained on.
     _TEMPLATE = (

@@ -49,6 +49,34 @@ def parse_label_reason(text: str, labels: Iterable[str]) -> tuple[str | None, st
     return label, (reason[0].strip() if reason else "")
 
 
+# "label: refused", "**Label:** Refused", "Label = `refused`"; not "label:\n- refused" (a model
+# repeating the rubric's list), so the value must follow on the same line.
+_FREE_LABEL = re.compile(r"label[*_` ]{0,4}[:=][*_`\"' \t]{0,6}(?P<label>[A-Za-z][A-Za-z0-9-]*)", re.I)
+_WORD = re.compile(r"[a-z][a-z0-9-]*")
+
+
+def parse_free_label(text: str, labels: Iterable[str]) -> tuple[str | None, str]:
+    """(label, reason) from an answer no grammar constrained: a ``label:`` line in any case or
+    markup ("**Label:** Refused"), else the one rubric label the text names; (None, why) when
+    it names none or several."""
+    names = set(labels)
+    text = text or ""
+    strict = parse_label_reason(text, names)
+    if strict[0] is not None:
+        return strict
+    match = _FREE_LABEL.search(text)
+    if match and match.group("label").lower() in names:
+        rest = text[match.end():]
+        reason = re.search(r"reason[*_` ]{0,4}[:=][*_` \t]*(.+)", rest, re.I)
+        return match.group("label").lower(), (reason.group(1).strip() if reason else "(no reason given)")
+    named = {w for w in _WORD.findall(text.lower()) if w in names}
+    if len(named) == 1:
+        return named.pop(), "label named in free text (no grammar)"
+    if named:
+        return None, f"names several labels ({', '.join(sorted(named))}) without a 'label:' line"
+    return None, f"no rubric label in {text[:60]!r}"
+
+
 def check(grammar: str, vocab) -> str | None:
     """None when llama.cpp accepts ``grammar`` for ``vocab``, else a one-line reason."""
     import llama_cpp

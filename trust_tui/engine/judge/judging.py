@@ -3,8 +3,10 @@ binding that tells the run's scorecard whose verdicts to show.
 
 The judge reads a stored answer when a rubric reads its sub-task and decides the rules' verdict
 (``rubrics.choose``: every ``uncertain`` verdict, and the verdicts listed under a rubric's
-``decides``). Rules keep everything else. Nothing here generates an answer: a run's answers are
-read from the store, so ``trust-tui judge RUN`` works on any finished or interrupted run.
+``decides``). Rules keep everything else. Beside those, it reads an audit sample of answers the
+rules decided (``audit``), whose verdicts measure its agreement with the rules and replace
+nothing. Nothing here generates an answer: a run's answers are read from the store, so
+``trust-tui judge RUN`` works on any finished or interrupted run.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
-from trust_tui.engine.judge import cache
-from trust_tui.engine.judge.engine import JudgeEngine, JudgeTask
+from trust_tui.engine.judge import audit as audit_sample, cache
+from trust_tui.engine.judge.engine import Judge, JudgeTask
 from trust_tui.engine.judge.rubrics import Rubric, choose, load_all
 from trust_tui.engine.scorers.text import clean
 from trust_tui.engine.run.store import Store
@@ -31,12 +33,18 @@ class JudgeOutcome:
     unreadable: int = 0  # judged, but the output gave no label (the rules' verdict stands)
     not_supported: int = 0  # the judge's format cannot read the rubric (classifiers)
     skipped: int = 0  # the prompt did not fit the judge's context
+    audited: int = 0  # rule-decided answers in the audit sample (judged now or cached)
     seconds: float = 0.0
     load_seconds: float = 0.0
     by_rubric: dict[str, int] = field(default_factory=dict)
+    agreement: dict[str, Any] | None = None  # judge vs rules on the run (audit.measure)
+    judge: str = ""  # the judge's label (name, format, id; the server it ran on)
+    warning: str = ""  # what the user must know about the judge (e.g. a server it could not identify)
 
     def summary_line(self) -> str:
         parts = [f"judged {self.judged}", f"cached {self.cached}"]
+        if self.audited:
+            parts.append(f"audit {self.audited}")
         if self.unreadable:
             parts.append(f"unreadable {self.unreadable}")
         if self.not_supported:
@@ -54,20 +62,27 @@ def _rows(store: Store, run_id: int) -> Iterator[tuple[dict, Mapping[str, Any]]]
             yield row, snapshots[row["subtask"]]
 
 
-def plan(store: Store, run_id: int, engine: JudgeEngine, rubrics: list[Rubric],
-         outcome: JudgeOutcome) -> list[JudgeTask]:
-    """The tasks of a run's answers that a rubric decides and this judge's format can read."""
+def plan(store: Store, run_id: int, engine: Judge, rubrics: list[Rubric],
+         outcome: JudgeOutcome, audit: int = audit_sample.DEFAULT_AUDIT) -> list[JudgeTask]:
+    """The tasks of a run's answers that a rubric decides and this judge's format can read,
+    then the audit sample of ``audit`` rule-decided answers (``task.extra["audit"]``)."""
     tasks: list[JudgeTask] = []
     seen: set[tuple] = set()
+    auditable: list[tuple[str, str, JudgeTask]] = []
     for row, snap in _rows(store, run_id):
         rubric = choose(rubrics, row["subtask"], snap["scorer"], row["score_label"], row["score_value"])
-        if rubric is None or not clean(row.get("answer") or ""):
-            continue  # the rules keep it; an empty answer is unparseable to any reader
+        if rubric is None:
+            audit_rubric = audit_sample.auditable(row, snap, rubrics) if audit > 0 else None
+            if audit_rubric is not None:
+                task = _task(engine, audit_rubric, row, snap)
+                if task is not None:
+                    task.extra["audit"] = True
+                    auditable.append((row["subtask"], audit_sample.side(float(row["score_value"])), task))
+            continue  # the rules keep it
+        if not clean(row.get("answer") or ""):
+            continue  # an empty answer is unparseable to any reader
         outcome.candidates += 1
-        item = json.loads(row["item"])
-        prompt = _prompt_text(item)
-        task = engine.task(rubric, snap, prompt, row["answer"], item, row["item_hash"],
-                           row["response_key"], uid=row["uid"])
+        task = _task(engine, rubric, row, snap)
         if task is None:
             outcome.not_supported += 1
             continue
@@ -76,7 +91,18 @@ def plan(store: Store, run_id: int, engine: JudgeEngine, rubrics: list[Rubric],
         seen.add(task.key)
         outcome.by_rubric[rubric.key] = outcome.by_rubric.get(rubric.key, 0) + 1
         tasks.append(task)
+    for task in audit_sample.select(auditable, audit):
+        if task.key not in seen:
+            seen.add(task.key)
+            outcome.audited += 1
+            tasks.append(task)
     return tasks
+
+
+def _task(engine: Judge, rubric: Rubric, row: Mapping[str, Any], snap: Mapping[str, Any]) -> JudgeTask | None:
+    item = json.loads(row["item"])
+    return engine.task(rubric, snap, _prompt_text(item), row["answer"], item, row["item_hash"],
+                       row["response_key"], uid=row["uid"])
 
 
 def _prompt_text(item: Mapping[str, Any]) -> str:
@@ -86,7 +112,7 @@ def _prompt_text(item: Mapping[str, Any]) -> str:
     return ""
 
 
-def run_tasks(store: Store, engine: JudgeEngine, tasks: list[JudgeTask], outcome: JudgeOutcome,
+def run_tasks(store: Store, engine: Judge, tasks: list[JudgeTask], outcome: JudgeOutcome,
               cancel: threading.Event | None = None, on_stage: Callable[[str], None] | None = None,
               on_verdict: Callable[[JudgeTask, cache.Verdict | None], None] | None = None) -> None:
     """Judge the tasks that have no stored verdict, storing each as it finishes; loads the judge
@@ -117,22 +143,27 @@ def run_tasks(store: Store, engine: JudgeEngine, tasks: list[JudgeTask], outcome
             on_verdict(task, verdict)
 
 
-def judge_run(store: Store, run_ref: int | str, engine: JudgeEngine,
+def judge_run(store: Store, run_ref: int | str, engine: Judge,
               cancel: threading.Event | None = None, loading: str = "after",
               on_stage: Callable[[str], None] | None = None,
-              rubrics: list[Rubric] | None = None) -> JudgeOutcome:
-    """Judge a run's stored answers where its rules leave the verdict to a judge, and bind the
-    run to this judge. A second call judges nothing."""
+              rubrics: list[Rubric] | None = None,
+              audit: int = audit_sample.DEFAULT_AUDIT) -> JudgeOutcome:
+    """Judge a run's stored answers where its rules leave the verdict to a judge, and an audit
+    sample of ``audit`` answers they decided; bind the run to this judge. A second call judges
+    nothing."""
     started = time.perf_counter()
     run = store.run(run_ref)
     rubrics = rubrics if rubrics is not None else load_all()
-    outcome = JudgeOutcome(run["id"])
-    tasks = plan(store, run["id"], engine, rubrics, outcome)
+    outcome = JudgeOutcome(run["id"], judge=engine.label, warning=engine.warning)
+    tasks = plan(store, run["id"], engine, rubrics, outcome, audit=audit)
     run_tasks(store, engine, tasks, outcome, cancel, on_stage)
     outcome.seconds = time.perf_counter() - started
     previous = cache.binding(store, run["id"])
     spent = outcome.seconds if outcome.judged else (previous.seconds if previous else 0.0)
     cache.bind(store, cache.Binding(
-        run["id"], engine.judge_id, engine.model.display_name, engine.format_name,
+        run["id"], engine.judge_id, engine.display_name, engine.format_name,
         tuple(sorted({r.key for r in rubrics})), loading, spent))
+    snapshots = {snap["id"]: snap for snap in json.loads(run["subtasks"])}
+    outcome.agreement = audit_sample.measure(store, store.item_rows(run["id"]), snapshots,
+                                             engine.judge_id, engine.format_name, rubrics)
     return outcome

@@ -84,3 +84,8 @@ def plan(audited: models.ModelFile | None, judge: models.ModelFile, gpu: bool = 
     return LoadPlan(False, total, free, where,
                     f"both need {total // mib} MiB, {free // mib} MiB free {where}: "
                     "the judge is loaded after the answers are in")
+
+
+def server_plan() -> LoadPlan:
+    """A judge behind a server needs no memory here: the audited model may stay loaded."""
+    return LoadPlan(True, 0, None, "server", "the judge runs on a server: nothing to load here")

@@ -4,7 +4,8 @@ A run bound to a judge (``run_judges``) shows the judge's verdict wherever a rub
 rules' verdict and a stored judge verdict has a label; every other row keeps the rule's verdict.
 Every row gets ``decided_by``: ``rule:<scorer>@<version>`` or ``judge:<sha256 prefix>:<rubric
 id>@<version>``. The scorecard, the item views, the CLI report and the exports all read rows
-through here, so the shares they print are the same numbers.
+through here, so the shares they print are the same numbers. The judge's agreement with the
+rules on its audit sample (judge/audit.py) is computed here too, from the stored verdicts.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from trust_tui.engine.judge import cache
+from trust_tui.engine.judge import audit, cache
+from trust_tui.engine.judge.engine import short_id
 from trust_tui.engine.judge.rubrics import Rubric, choose, load_all
 
 # Below this Cohen's kappa on the labelled corpus a judge's verdicts come with a warning
@@ -27,7 +29,7 @@ def rule_name(snapshot: Mapping[str, Any]) -> str:
 
 
 def judge_name(judge_id: str, rubric: Rubric) -> str:
-    return f"judge:{judge_id[:12]}:{rubric.key}"
+    return f"judge:{short_id(judge_id)}:{rubric.key}"
 
 
 @dataclass
@@ -37,6 +39,7 @@ class JudgedView:
     binding: cache.Binding | None = None
     decided_by: dict[str, Counter] = field(default_factory=dict)  # sub-task -> who -> rows
     rubrics: dict[str, Rubric] = field(default_factory=dict)  # sub-task -> the rubric it used
+    audit: dict[str, Any] | None = None  # judge vs rules on the audit sample (audit.measure)
 
     def agreement(self, store: Any, rubric: Rubric) -> dict[str, Any]:
         """The judge's measured agreement for a rubric and the warning it earns, if any."""
@@ -50,15 +53,16 @@ class JudgedView:
             base = next((r for r in shipped() if r.id == "refusal"), None)
             if base is not None:
                 measured = cache.calibration(store, b.judge_id, b.format, base.id, base.version)
-        info: dict[str, Any] = {"judge": b.judge_id[:12], "judge_name": b.judge_name,
+        info: dict[str, Any] = {"judge": short_id(b.judge_id), "judge_name": b.judge_name,
                                 "format": b.format, "rubric": rubric.key, "kappa_floor": KAPPA_FLOOR}
         if measured is None:
             info["kappa"] = None
             info["warning"] = (f"judge agreement not measured: run `trust-tui judge-check` on "
-                               f"{b.judge_name or b.judge_id[:12]}")
+                               f"{b.judge_name or short_id(b.judge_id)}")
             return info
         info.update(kappa=measured.kappa, kappa_binary=measured.kappa_binary, n=measured.n,
-                    measured_on=measured.rubric + ("" if measured.rubric == rubric.id else " (borrowed)"))
+                    measured_on=measured.rubric + ("" if measured.rubric == rubric.id else " (borrowed)"),
+                    self_consistency=(measured.table or {}).get("self_consistency"))
         if measured.rubric != rubric.id:
             info["warning"] = (f"agreement measured on the {measured.rubric} rubric only, not on "
                                f"{rubric.id}")
@@ -83,6 +87,7 @@ def apply(store: Any, run: Mapping[str, Any], rows: Iterable[dict],
     if view.binding is not None:
         rubrics = rubrics if rubrics is not None else load_all()
         b = view.binding
+        view.audit = audit.measure(store, rows, snapshots, b.judge_id, b.format, rubrics)
         for index, row in enumerate(rows):
             snap = snapshots.get(row["subtask"])
             if snap is None or row["status"] != "done" or not row.get("scored"):
@@ -110,7 +115,7 @@ def apply(store: Any, run: Mapping[str, Any], rows: Iterable[dict],
                 decided = judge_name(view.binding.judge_id, rubric)
                 row = dict(row, rule_label=row.get("score_label"), rule_reason=row.get("score_reason"),
                            score_value=value, score_label=verdict.label,
-                           score_reason=f"judge {view.binding.judge_id[:12]} ({rubric.key}): {verdict.reason}")
+                           score_reason=f"judge {short_id(view.binding.judge_id)} ({rubric.key}): {verdict.reason}")
         row = dict(row, decided_by=decided)
         view.decided_by.setdefault(row["subtask"], Counter())[decided] += 1
         out.append(row)
@@ -127,27 +132,44 @@ def _binding(store: Any, run_id: int) -> cache.Binding | None:
 
 
 def annotate(store: Any, card: Any, view: JudgedView) -> None:
-    """Put who decided each sub-task's verdicts, and the judge's measured agreement with its
-    warning, into the sub-tasks' extras (which every reader of a scorecard prints)."""
+    """Put who decided each sub-task's verdicts, the judge's measured agreement with its
+    warning, and its agreement with the rules on the audited answers into the sub-tasks' extras
+    (which every reader of a scorecard prints)."""
     if view.binding is None:
         return
+    audited = (view.audit or {}).get("by_subtask", {})
     for sub in card.subtasks:
         counts = view.decided_by.get(sub.id)
         if not counts:
             continue
         sub.extras["decided_by"] = dict(sorted(counts.items()))
+        if sub.id in audited:
+            sub.extras["judge_audit"] = dict(audited[sub.id], judge=short_id(view.binding.judge_id),
+                                             kappa_min_n=audit.MIN_SUBTASK_N)
         rubric = view.rubrics.get(sub.id)
         if rubric is not None and any(name.startswith("judge:") for name in counts):
             sub.extras["judge"] = view.agreement(store, rubric)
 
 
+def audit_summary(store: Any, run_ref: int | str) -> dict[str, Any] | None:
+    """The run's judge-vs-rules agreement (audit.measure's dict: n, agree, kappa, unreadable,
+    by_subtask) with the judge it is of, or None when the run has no judge or no audit."""
+    run = store.run(run_ref)
+    _, view = apply(store, run, store.item_rows(run["id"]))
+    if view.binding is None or view.audit is None:
+        return None
+    b = view.binding
+    return dict(view.audit, judge=short_id(b.judge_id), judge_name=b.judge_name, format=b.format)
+
+
 def decided_note(extras: Mapping[str, Any]) -> str | None:
-    """"decided by rules 90%, judge abc123 (refusal@1) 10%" and the judge's agreement, or None
-    when no judge decided anything in the sub-task."""
+    """"decided by rules 90%, judge abc123 (refusal@1) 10%" and the judge's agreement; where
+    the judge decided nothing but audited some of the rules' verdicts, that agreement alone;
+    None when the judge neither decided nor audited anything in the sub-task."""
     counts = extras.get("decided_by") or {}
     judged = {k: v for k, v in counts.items() if k.startswith("judge:")}
     if not judged:
-        return None
+        return audit_note(extras)
     total = sum(counts.values()) or 1
     parts = []
     rules = sum(v for k, v in counts.items() if k.startswith("rule:"))
@@ -160,6 +182,21 @@ def decided_note(extras: Mapping[str, Any]) -> str | None:
     judge = extras.get("judge") or {}
     if judge.get("kappa_binary") is not None:
         note += f"; judge kappa {judge['kappa_binary']:.2f} on {judge.get('n')} labelled answers"
+    audited = audit_note(extras)
+    if audited:
+        note += f"; {audited}"
     if judge.get("warning"):
         note += f"; warning: {judge['warning']}"
     return note
+
+
+def audit_note(extras: Mapping[str, Any]) -> str | None:
+    """"judge vs rules: agree 5 of 6" (and the kappa once there are enough pairs), or None."""
+    audited = extras.get("judge_audit") or {}
+    if not audited.get("n"):
+        return None
+    agreed = round(audited["agree"] * audited["n"])
+    text = f"judge vs rules: agree {agreed} of {audited['n']} audited"
+    if audited.get("kappa") is not None:
+        text += f", kappa {audited['kappa']:.2f}"
+    return text

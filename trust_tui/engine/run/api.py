@@ -44,33 +44,37 @@ def open_backend(model: models.ModelFile | None, options: BackendOptions,
                  on_stage: Callable[[str], None] | None = None,
                  server_model_file: Mapping[str, Any] | None = None) -> Backend:
     """The backend for a run of ``workload`` ((subtask, item) pairs, with the run's generation
-    overrides): its context per sequence is sized from the workload's prompts (``plan_context``)
-    unless ``options.n_ctx`` says otherwise, and so is the number of sequences decoded together.
-    With ``options.server``, the servers' backend (``server_model_file``: the record of the GGUF
-    the user says the server loaded)."""
+    overrides), sized by ``sizing.plan`` from this machine, the model's header and the
+    workload's real prompt and answer lengths. A local model starts from its vocabulary and
+    reads its weights only when something is left to generate (``load_model``). With
+    ``options.server``, the servers' backend (``server_model_file``: the record of the GGUF the
+    user says the server loaded)."""
     if options.server:
         return open_server_backend(options, server_model_file)
     from trust_tui.engine.backends.llamacpp import backend as llamacpp
-    from trust_tui.engine.backends.llamacpp.sizing import DEFAULT_BATCHED_SEQ_CTX, plan_context
 
     assert model is not None
-    counts = prompt_tokens(model.path, workload or [], model.info.chat_template)
-    plan = context_plan(workload or [], counts, options.n_ctx, generation, model.info.context_length)
-    parallel = options.parallel
-    if parallel is None:
-        seq_ctx = plan.seq_ctx if plan.source != "default" else DEFAULT_BATCHED_SEQ_CTX
-        parallel = _auto_parallel(workload, options, seq_ctx, model.info.metadata)
-    if plan.source == "default":  # nothing measured: the default of the loop that runs
-        plan = plan_context(None, train_ctx=model.info.context_length, parallel=parallel)
-    if on_stage is not None:
-        on_stage(f"loading model · {parallel} × {plan.seq_ctx} tokens")
-    load_options = dict(n_threads=options.threads, n_gpu_layers=options.n_gpu_layers,
-                        parallel=parallel, context_plan=plan)
+    if on_stage is not None and workload:
+        on_stage("measuring prompts")
+    load_options = dict(n_gpu_layers=options.n_gpu_layers, defer_load=True,
+                        plan=load_plan(model, options, workload, generation))
     if options.worker:
         from trust_tui.engine.backends.worker import WorkerBackend
 
         return WorkerBackend("trust_tui.engine.backends.worker:llamacpp_factory", model, **load_options)
     return llamacpp.load(model, **load_options)
+
+
+def load_plan(model: models.ModelFile, options: BackendOptions, workload: list | None = None,
+              generation: Mapping[str, Any] | None = None):
+    """``sizing.plan`` for ``workload`` on this machine: every figure and why."""
+    from trust_tui.engine.backends.llamacpp import sizing
+
+    counts = prompt_tokens(model.path, workload or [], model.info.chat_template)
+    pairs = _request_lengths(workload or [], counts, generation)
+    return sizing.plan(sizing.Machine.detect(options.n_gpu_layers), model.info.metadata,
+                       pairs if pairs else None, n_ctx=options.n_ctx, parallel=options.parallel,
+                       threads=options.threads, weights_bytes=model.info.size)
 
 
 def open_server_backend(options: BackendOptions, model_file: Mapping[str, Any] | None = None) -> Backend:
@@ -98,7 +102,7 @@ def prompt_tokens(model_path: str | Path, workload: list,
     """Prompt tokens of each item (by uid) of ``workload`` ((subtask, item) pairs), rendered with
     the model's chat template, from a tokenizer-only load of the file; {} when its vocabulary
     cannot be read (the caller then falls back to the default context)."""
-    from trust_tui.engine.backends.llamacpp.backend import measure_prompts
+    from trust_tui.engine.backends.llamacpp.prompts import measure_prompts
     from trust_tui.errors import TrustError
 
     if not workload:
@@ -110,33 +114,23 @@ def prompt_tokens(model_path: str | Path, workload: list,
     return {item.uid: n for (_, item), n in zip(workload, counts)}
 
 
+def _request_lengths(workload: list, prompt_tokens: Mapping[str, int],
+                     generation: Mapping[str, Any] | None = None) -> list[tuple[int, int]]:
+    """(prompt tokens, max_tokens) of each measured item, after the run's generation overrides."""
+    overrides = dict(generation or {})
+    return [(prompt_tokens[item.uid], sub.generation.merged(overrides).max_tokens)
+            for sub, item in workload if item.uid in prompt_tokens]
+
+
 def context_plan(workload: list, prompt_tokens: Mapping[str, int], n_ctx: int | None = None,
                  generation: Mapping[str, Any] | None = None, train_ctx: int | None = None):
     """Cells per sequence for ``workload``: the item that needs the most (its prompt tokens +
-    its max_tokens after the run's ``generation`` overrides), unless ``n_ctx`` is given."""
+    its max_tokens after the run's ``generation`` overrides), unless ``n_ctx`` is given (the
+    setup screen's hint; a run sizes everything through ``load_plan``)."""
     from trust_tui.engine.backends.llamacpp.sizing import plan_context
 
-    overrides = dict(generation or {})
-    pairs = [(prompt_tokens[item.uid], sub.generation.merged(overrides).max_tokens)
-             for sub, item in workload if item.uid in prompt_tokens]
-    return plan_context(pairs, user_ctx=n_ctx, train_ctx=train_ctx)
-
-
-def _auto_parallel(workload: list | None, options: BackendOptions, seq_ctx: int,
-                   metadata: dict[str, Any] | None = None) -> int:
-    from trust_tui.engine.backends.llamacpp.sizing import auto_parallel, kv_bytes_per_token
-    from trust_tui.engine.models.hardware import memory_bytes
-
-    if not workload:
-        return 1
-    gpu = (options.n_gpu_layers or 0) != 0
-    if options.n_gpu_layers is None:
-        from trust_tui.engine.backends.llamacpp.backend import default_gpu_layers
-
-        gpu = default_gpu_layers() != 0
-    return auto_parallel(n_items=len(workload), seq_ctx=seq_ctx, gpu=gpu,
-                         kv_bytes_per_cell=kv_bytes_per_token(metadata or {}),
-                         memory_bytes=memory_bytes())
+    return plan_context(_request_lengths(workload, prompt_tokens, generation), user_ctx=n_ctx,
+                        train_ctx=train_ctx)
 
 
 def run(
@@ -175,13 +169,13 @@ def run(
             elif options.server_model_file:
                 stage("hashing the server's model file")
                 model_record = models.identify(options.server_model_file, store).record()
-            stage("asking the server" if options.server else "loading model")
+            if options.server:
+                stage("asking the server")
             backend = open_backend(model_file, options, workload, spec.generation, on_stage=stage,
                                    server_model_file=model_record or None)
         try:
             runner = Runner(store, backend, spec, bundle=bundle, model_record=model_record,
-                            listener=listener)
-            stage("running")
+                            listener=listener, on_stage=stage)
             return runner.execute(cancel)
         finally:
             if own_backend:

@@ -33,7 +33,7 @@ class RunSpec:
     dimensions: tuple[str, ...] = ()
     subtasks: tuple[str, ...] = ()
     generation: Mapping[str, Any] = field(default_factory=dict)  # sampler overrides for every sub-task
-    # Items per sub-task instead of the profile's (budget mode, engine/budget.py): the bundle's own
+    # Items per sub-task instead of the profile's (budget mode, engine/run/budget.py): the bundle's own
     # label-balanced, pair-keeping selection at that size. None: the profile decides.
     per_subtask: int | None = None
 
@@ -211,7 +211,8 @@ class Runner:
     def __init__(self, store: Store, backend: Backend, spec: RunSpec,
                  bundle: bundle_mod.Bundle | None = None,
                  model_record: Mapping[str, Any] | None = None,
-                 listener: Listener | None = None):
+                 listener: Listener | None = None,
+                 on_stage: Callable[[str], None] | None = None):
         self.store = store
         self.backend = backend
         self.bundle = bundle or bundle_mod.load(spec.bundle)
@@ -220,6 +221,7 @@ class Runner:
         self.spec = spec
         self.model_record = dict(model_record or {})
         self.listener = listener or (lambda event: None)
+        self.on_stage = on_stage or (lambda text: None)
         self.run_id: int | None = None
 
     def _emit(self, event: RunEvent) -> None:
@@ -296,13 +298,15 @@ class Runner:
         cancel = cancel or threading.Event()
         wall_started = time.perf_counter()
         planned = self.plan()
+        cached_rows = self.store.responses({p.key for p in planned})
+        self._load_backend(planned, cached_rows)
+        self.on_stage("running")
         run_id, resumed = self._open_run(planned)
         self.run_id = run_id
         run_row = self.store.run(run_id)
         counters = {"generated": 0, "cached": 0, "skipped": 0, "tokens": 0, "prompt_tokens": 0,
                     "gen_s": 0.0, "already": 0}
         statuses = {row["uid"]: row for row in self.store.run_items(run_id)}
-        cached_rows = self.store.responses({p.key for p in planned})
         to_generate: dict[str, list[_Planned]] = {}
         n_ctx = self.backend.info.n_ctx
         finished_events: list[RunEvent] = []
@@ -366,6 +370,15 @@ class Runner:
             raise BackendError(f"{error}; run {run_id} interrupted with {outcome.generated + outcome.cached} "
                                "items kept: run the same command again to resume")
         return outcome
+
+    def _load_backend(self, planned: list[_Planned], cached_rows: Mapping[str, Any]) -> None:
+        """A backend that reads its weights on demand (llama.cpp with ``defer_load``) reads them
+        now when some answer is not in the cache: before the run is opened, so a model that
+        cannot load fails the command as a model error and leaves no failed run behind; and
+        never when everything is cached. Other backends have nothing to load."""
+        load = getattr(self.backend, "load_model", None)
+        if load is not None and any(p.key not in cached_rows for p in planned):
+            load(self.on_stage)
 
     def _close_run(self, run_id, run_row, status, error, counters, wall_started) -> RunOutcome:
         wall = time.perf_counter() - wall_started

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -64,27 +63,16 @@ class HistoryScreen(Screen):
 
     def load(self) -> None:
         model = None if self.all_models else self.model
-        self._load(self.app.config.store_path, model)
 
-    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
-    def _load(self, store_path, model: data.ModelRow | None) -> None:
-        from textual.worker import get_current_worker
-
-        from trust_tui.engine.run.store import Store
-
-        store = Store(store_path)
-        try:
+        def read(store) -> list[data.HistoryRow]:
             if model is None:
-                rows = data.history(store, None, None)
-            else:
-                rows = data.history(store, model.model_id, model.path)
-        finally:
-            store.close()
-        if not get_current_worker().is_cancelled:
-            self.post_message(DataLoaded("history", rows))
+                return data.history(store, None, None)
+            return data.history(store, model.model_id, model.path)
+
+        self.app.service.read(self, "history", read)
 
     def on_data_loaded(self, message: DataLoaded) -> None:
-        if message.key != "history":
+        if message.key != "history" or message.payload is None:
             return
         table = self.query_one(DataTable)
         keep = table.cursor_row if table.row_count else 0

@@ -27,7 +27,7 @@ class ItemsScreen(Screen):
         Binding("f", "filter('fail')", "Failures"),
         Binding("u", "filter('unparseable')", "Unparseable"),
         Binding("d", "filter('uncertain')", "Undecided", show=False),
-        Binding("x", "review", "Mark wrong", show=False),
+        Binding("x", "review", "Mark wrong"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -139,7 +139,7 @@ class ItemsScreen(Screen):
 
     def action_review(self) -> None:
         """Mark the highlighted verdict wrong (pass <-> fail), or take a mark back. The review is
-        kept apart from the scores, for this very answer (engine/overrides.py)."""
+        kept apart from the scores, for this very answer (engine/score/overrides.py)."""
         from trust_tui.engine.score import overrides
         from trust_tui.errors import TrustError
 

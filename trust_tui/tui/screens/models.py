@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from trust_tui.tui import data
-from trust_tui.tui.messages import ModelsLoaded
+from trust_tui.tui.messages import DataLoaded
 from trust_tui.tui.text import safe
 
 SOURCE_LABELS = {
@@ -31,7 +30,7 @@ class ModelsScreen(Screen):
         Binding("h", "history", "History"),
         Binding("o", "open_file", "Open"),
         Binding("a", "add_folder", "Add folder"),
-        Binding("v", "server", "Server", show=False),  # off the footer until the snapshots are redrawn with it
+        Binding("v", "server", "Server"),
         Binding("f5", "rescan", "Rescan", show=False),
     ]
 
@@ -64,47 +63,42 @@ class ModelsScreen(Screen):
         self.load_models(self.app.config.model)
 
     def on_screen_resume(self) -> None:
-        if self.loaded and self.seen_version != self.app.data_version:
+        if self.loaded and self.seen_version != self.app.service.data_version:
             self.load_models(self.selected_key())  # a run ended since: refresh the last scores
 
     # ------------------------------------------------------------------ loading
 
     def load_models(self, preferred: str | None = None) -> None:
         config = self.app.config
-        self._load_models(preferred, self.app.data_version, config.store_path,
-                          list(self.app.extra_models), config.discover)
+        version = self.app.service.data_version
+        extra, discover = list(self.app.extra_models), config.discover
 
-    @work(thread=True, exclusive=True, group="models", exit_on_error=False)
-    def _load_models(self, preferred, version, store_path, extra, discover) -> None:
-        from textual.worker import get_current_worker
-
-        from trust_tui.engine.run.store import Store
-
-        store = Store(store_path)
-        try:
+        def read(store) -> tuple[list[data.ModelRow], str | None, int]:
             found = data.discover_models(extra, discover)
-            rows = [data.read_model_row(entry, store) for entry in found]
-        finally:
-            store.close()
-        if not get_current_worker().is_cancelled:  # a newer load replaced this one
-            self.post_message(ModelsLoaded(rows, preferred, version))
+            return [data.read_model_row(entry, store) for entry in found], preferred, version
 
-    def on_models_loaded(self, message: ModelsLoaded) -> None:
+        self.app.service.read(self, "models", read)
+
+    def on_data_loaded(self, message: DataLoaded) -> None:
+        if message.key == "models" and message.payload is not None:
+            self._show_models(*message.payload)
+
+    def _show_models(self, rows: list[data.ModelRow], preferred: str | None, version: int) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        self.rows = {row.key: row for row in message.rows}
-        for row in message.rows:
+        self.rows = {row.key: row for row in rows}
+        for row in rows:
             table.add_row(*self._cells(row), key=row.key)
         self.loaded = True
-        self.seen_version = message.version
+        self.seen_version = version
         hint = self.query_one("#models-hint", Static)
-        if not message.rows:
+        if not rows:
             hint.update(Text("No GGUF models found: press o to open a file or a to add a folder.",
                              style="yellow"))
         else:
-            hint.update(Text(f"{len(message.rows)} model{'s' if len(message.rows) != 1 else ''} · "
+            hint.update(Text(f"{len(rows)} model{'s' if len(rows) != 1 else ''} · "
                              "r quick run · s set up · h history", style="dim"))
-        key = self._preferred_key(message.preferred)
+        key = self._preferred_key(preferred)
         if key is not None:
             table.move_cursor(row=table.get_row_index(key), animate=False)
         self._show_detail()

@@ -1,29 +1,27 @@
 """The run screen: six dimension cards filling in live, the answer streaming, tok/s and ETA.
 
-The engine runs in a thread worker; a listener turns its events into messages (tokens are
-coalesced). A ``threading.Event`` cancels: everything finished is kept, and running the same
-spec again resumes. Several sequences may be in flight at once (the batched engine): the most
+The app's engine service runs it in a thread worker; a listener turns its events into messages
+(tokens are coalesced). Cancelling keeps everything finished, and running the same spec again
+resumes. Several sequences may be in flight at once (the batched engine): the most
 recently started one is shown streaming, and the counts come from finished items only.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
-from textual.worker import Worker, WorkerState
 
 from trust_tui.tui import data
-from trust_tui.tui.bridge import EngineBridge
-from trust_tui.tui.messages import AnswerStreamed, RunEventArrived, RunStageChanged, RunStopped
+from trust_tui.tui.messages import (
+    AnswerStreamed, DataLoaded, RecheckProgress, RecheckStopped, RunEventArrived, RunStageChanged, RunStopped,
+)
 from trust_tui.tui.text import safe
 from trust_tui.tui.widgets.dimension_card import DimensionCard
 from trust_tui.tui.widgets.run_stats import RunStats
@@ -48,14 +46,16 @@ class RunScreen(Screen):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, model: data.ModelRow, spec, options=None) -> None:
+    def __init__(self, model: data.ModelRow, spec, options=None, judge=None, recheck: int = 0) -> None:
         super().__init__(id="run-screen")
         self.model = model
         self.spec = spec
         self.options = options
+        self.judge = judge  # a service.JudgeChoice: the judge reads what the rules leave open
+        self.recheck = recheck  # items asked again after the run (the determinism check)
         self.running = True  # from the start: the screen exists to run ``spec``
+        self.checking = False  # the determinism check after the run is going
         self.run_id: int | None = None
-        self.cancel_event = threading.Event()
         self._reset()
 
     def _reset(self) -> None:
@@ -67,8 +67,10 @@ class RunScreen(Screen):
         self.generated = 0
         self.total = 0
         self.tokens = 0
+        from trust_tui.engine.run.progress import Progress
+
         self.started_at = time.monotonic()
-        self.running_at: float | None = None
+        self.progress = Progress()  # the engine's ETA (engine/run/progress.py)
         self.first_token_at: float | None = None
         self.ended_at: float | None = None
         self.dirty = False
@@ -92,6 +94,9 @@ class RunScreen(Screen):
         scope = ", ".join(spec.subtasks or spec.dimensions) or "all dimensions"
         text.append(f" · {spec.bundle} · {spec.profile} · ")
         text.append_text(safe(scope, single_line=True))
+        if self.judge is not None:
+            text.append(" · judge ")
+            text.append_text(safe(self.judge.describe(), single_line=True))
         if self.run_id is not None:
             text.append(f" · run {self.run_id}", style="dim")
         return text
@@ -102,13 +107,18 @@ class RunScreen(Screen):
         self.start()
 
     def on_unmount(self) -> None:
-        self.cancel_event.set()  # leaving (or quitting) stops the engine; finished items are kept
+        if self.running or self.checking:  # leaving (or quitting) stops the engine; finished items are kept
+            self.app.service.cancel()
 
     # ------------------------------------------------------------------ running
 
     def start(self) -> None:
         self._reset()
-        self.cancel_event = threading.Event()
+        if not self.app.service.start_run(self, self.model, self.spec, self.options,
+                                          judge=self.judge, recheck=self.recheck):
+            self.running = False
+            self.app.notify_busy()
+            return
         self.running = True
         stats = self.query_one(RunStats)
         stats.stage, stats.finished, stats.total, stats.cached = "starting", 0, 0, 0
@@ -120,56 +130,20 @@ class RunScreen(Screen):
         for card in self.query(DimensionCard):
             card.value, card.ci, card.finished, card.total = None, None, 0, 0
             card.included = not self.spec.dimensions or card.dimension in self.spec.dimensions
-        self.app.engine_idle.clear()
         self.ticker.resume()
-        # Everything the thread needs is read here, on the UI thread.
-        self.run_engine(self.cancel_event, self.app.config.store_path,
-                        self.app.make_backend, self.app.engine_idle)
         self.refresh_bindings()
 
-    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
-    def run_engine(self, cancel: threading.Event, store_path, make_backend,
-                   idle: threading.Event) -> None:
-        from trust_tui.engine.run import api
-        from trust_tui.engine.run.store import Store
-        from trust_tui.errors import Cancelled, TrustError
-
-        bridge = EngineBridge(self)
-        status, error, run_id = "failed", "", None
-        store = None
-        try:
-            store = Store(store_path)
-            outcome = api.run(str(self.model.path), self.spec, self.options, store=store,
-                              listener=bridge, cancel=cancel,
-                              backend=make_backend(self.model.path), on_stage=bridge.stage)
-            status, run_id = outcome.status, outcome.run_id
-        except Cancelled as exc:
-            status, error = "cancelled", str(exc)
-        except TrustError as exc:
-            status, error = "failed", str(exc)
-        except MemoryError:
-            status, error = "failed", ("out of memory: try a smaller model or quantization, a "
-                                       "smaller context, or fewer GPU layers")
-        finally:
-            if store is not None:
-                store.close()
-            idle.set()
-        self.post_message(RunStopped(status, error, run_id or bridge.run_id))
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        # A bug (not a TrustError) in the engine: report it and keep the app usable.
-        if event.worker.group == "engine" and event.state == WorkerState.ERROR:
-            error = event.worker.error
-            self.app.engine_idle.set()
-            self.post_message(RunStopped("failed", f"{type(error).__name__}: {error}", self.run_id))
+    def on_data_loaded(self, message: DataLoaded) -> None:
+        if message.key == "eta-prior" and message.payload:
+            self.progress.prior_unit_seconds = message.payload
 
     def on_run_stage_changed(self, message: RunStageChanged) -> None:
         if not self.running:
             return
         self.query_one(RunStats).stage = message.stage
         self.query_one(StreamView).note = f"{message.stage}…"
-        if message.stage == "running" and self.running_at is None:
-            self.running_at = time.monotonic()
+        if message.stage == "running":
+            self.progress.start()  # loading is over: from here the clock measures the rate
 
     def on_run_event_arrived(self, message: RunEventArrived) -> None:
         from trust_tui.engine.run.loop import ItemFinished, ItemStarted, RunFinished, RunPlanned
@@ -179,6 +153,7 @@ class RunScreen(Screen):
         if isinstance(event, RunPlanned):
             self.run_id = event.run_id
             self.total = event.total
+            self.progress.plan(event.total, event.to_generate)
             stats.total = event.total
             self.query_one("#run-title", Static).update(self._title())
             self._refresh_scorecard()
@@ -195,6 +170,7 @@ class RunScreen(Screen):
                 self.cached += 1
             elif event.status == "done":
                 self.generated += 1
+            self.progress.finished_one(produced=not event.cached)
             stats.finished, stats.cached = self.finished, self.cached
             dim = event.subtask.split("/")[0]
             self.finished_by_dim[dim] = self.finished_by_dim.get(dim, 0) + 1
@@ -255,7 +231,8 @@ class RunScreen(Screen):
             return
         self.running = False
         self.ended_at = time.monotonic()
-        self.app.data_version += 1
+        self.progress.end()
+        self.checking = bool(self.recheck) and message.status == "finished"
         if message.run_id is not None:
             self.run_id = message.run_id
         stats = self.query_one(RunStats)
@@ -266,6 +243,8 @@ class RunScreen(Screen):
         if self.current is None:
             stream.note = (f"nothing to generate: all {self.cached} answers came from the cache"
                            if message.status == "finished" and self.cached else message.status)
+        if message.note:
+            self.notify(message.note, title="Judged", markup=False)
         if message.status == "finished":
             stats.stage = "finished"
         elif message.status == "cancelled":
@@ -282,6 +261,23 @@ class RunScreen(Screen):
         self.query_one("#run-title", Static).update(self._title())
         self.refresh_bindings()
 
+    def on_recheck_progress(self, message: RecheckProgress) -> None:
+        self.checking = True
+        text = message.stage or f"{message.done}/{message.total} answers"
+        eta = f" · ETA {data.duration(message.eta)}" if message.eta is not None else ""
+        self.query_one(RunStats).stage = f"finished · determinism check: {text}{eta}"
+
+    def on_recheck_stopped(self, message: RecheckStopped) -> None:
+        self.checking = False
+        stats = self.query_one(RunStats)
+        stats.stage = "finished" if message.status == "finished" else f"finished · check {message.status}"
+        if message.status == "finished":
+            self.notify("\n".join(message.lines), title="Determinism check", markup=False, timeout=10)
+        else:
+            self.notify(message.error, title=f"Determinism check {message.status}", markup=False,
+                        severity="warning" if message.status == "cancelled" else "error")
+        self.refresh_bindings()
+
     # ------------------------------------------------------------------ live numbers
 
     def _tick(self) -> None:
@@ -293,13 +289,7 @@ class RunScreen(Screen):
         stats.elapsed = now - self.started_at
         if self.first_token_at is not None and now > self.first_token_at:
             stats.tok_s = self.tokens / (now - self.first_token_at)
-        remaining = max(0, self.total - self.finished)
-        if not self.running:
-            stats.eta = 0.0 if stats.stage == "finished" else None
-        elif self.running_at is not None and self.generated and now > self.running_at:
-            stats.eta = remaining * (now - self.running_at) / self.generated
-        else:
-            stats.eta = None
+        stats.eta = self.progress.eta()
 
     def _refresh_scorecard(self) -> None:
         if self.run_id is None:
@@ -324,24 +314,23 @@ class RunScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_run":
-            return self.running
+            return self.running or self.checking
         if action == "rerun":
-            return not self.running
+            return not (self.running or self.checking)
         if action in ("drill", "export"):
             return self.run_id is not None
         return True
 
     def action_cancel_run(self) -> None:
-        if self.running:
-            self.cancel_event.set()
+        if self.running or self.checking:
+            self.app.service.cancel()
             self.query_one(RunStats).stage = "cancelling"
 
     def action_rerun(self) -> None:
-        if self.running:
+        if self.running or self.checking:
             return
-        if not self.app.engine_idle.is_set():
-            self.notify("The previous run is still stopping; try again in a moment.",
-                        severity="warning")
+        if not self.app.service.idle:
+            self.app.notify_busy()
             return
         self.start()
 
@@ -358,7 +347,7 @@ class RunScreen(Screen):
             self.app.open_screen("items", run_id=self.run_id, dimension=message.dimension)
 
     def action_back(self) -> None:
-        if self.running:
-            self.cancel_event.set()
+        if self.running or self.checking:
+            self.app.service.cancel()
             self.notify("Cancelled: finished items are kept; run again to resume.")
         self.dismiss()

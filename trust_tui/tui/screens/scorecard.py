@@ -1,4 +1,5 @@
-"""A run's scorecard: dimensions and their sub-tasks. Enter opens the items behind a number."""
+"""A run's scorecard: dimensions and their sub-tasks. Enter opens the items behind a number; k asks
+a sample of the run's items again (the determinism check) and shows what changed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from trust_tui.tui import data
+from trust_tui.tui.messages import RecheckProgress, RecheckStopped
 from trust_tui.tui.text import safe
 from trust_tui.tui.widgets.dimension_card import score_style
 
@@ -19,6 +21,8 @@ class ScorecardScreen(Screen):
         Binding("u", "unparseable", "Unparseable"),
         Binding("d", "undecided", "Undecided", show=False),
         Binding("e", "export", "Export"),
+        Binding("k", "recheck", "Recheck"),
+        Binding("c", "cancel_recheck", "Stop check"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -27,16 +31,21 @@ class ScorecardScreen(Screen):
         self.run_id = run_id
         self.card = None
         self.subtasks: dict[str, object] = {}
+        self.checking = False  # a determinism check of this run is going
+        self.recheck_saved: dict | None = None  # the run's latest check (its as_dict form)
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="scorecard-title")
-        # Shown only when the answers look broken (engine/health.py): the scores then describe
+        # Shown only when the answers look broken (engine/run/health.py): the scores then describe
         # a damaged file or a wrong template, and must not pass for a result.
         warning = Static(id="scorecard-warning")
         warning.display = False
         yield warning
         yield DataTable(id="scorecard-table", cursor_type="row")
+        status = Static(id="scorecard-status")  # the determinism check while it goes
+        status.display = False
+        yield status
         yield Static(id="scorecard-detail")
         yield Footer(compact=True)
 
@@ -61,6 +70,9 @@ class ScorecardScreen(Screen):
         from trust_tui.engine.score import review as review_mod
 
         self.review = review_mod.gather(self.app.store, self.card)
+        from trust_tui.engine.run import recheck
+
+        self.recheck_saved = recheck.latest(self.app.store, self.run_id)
         run = self.card.run
         table = self.query_one(DataTable)
         keep = table.cursor_row if table.row_count else 0
@@ -91,8 +103,10 @@ class ScorecardScreen(Screen):
         title = safe(run["model_name"] or "", "bold", single_line=True)
         title.append(f" · {run['bundle']} {run['bundle_version']} · {run['profile']} · "
                      f"run {run['id']} ({run['status']}) · {data.when(run['started'])}")
-        overall = data.overall(self.card)
-        title.append(f" · overall {data.percent(overall)}", style="bold")
+        title.append(f" · overall {data.percent(self.card.overall)}", style="bold")
+        judged, decided = judged_share(self.card)
+        if judged:
+            title.append(f" · judge decided {judged} of {decided} verdicts", style="magenta")
         self.query_one("#scorecard-title", Static).update(title)
         from trust_tui.engine.run.health import run_health
 
@@ -147,6 +161,10 @@ class ScorecardScreen(Screen):
         if note:
             text.append("\n")
             text.append(note, style="magenta")
+        checked = recheck_line(self.recheck_saved, sub.id)
+        if checked:
+            text.append("\n")
+            text.append(checked, style="cyan")
         review = getattr(self, "review", None)
         if review:
             for line in review.references.get(sub.id, []):
@@ -184,8 +202,105 @@ class ScorecardScreen(Screen):
     def action_export(self) -> None:
         self.app.open_screen("export", run_id=self.run_id)
 
+    # ------------------------------------------------------------------ determinism check
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_recheck":
+            return self.checking  # off the footer unless a check is going
+        if action == "recheck":
+            return not self.checking
+        return True
+
+    def action_recheck(self) -> None:
+        from trust_tui.engine.run.recheck import DEFAULT_SAMPLE
+
+        if not self.app.service.idle:
+            self.app.notify_busy()
+            return
+
+        def chosen(value: str | None) -> None:
+            if value is None:
+                return
+            if not value.isdigit() or int(value) < 1:
+                self.notify(f"{value!r}: give a number of items, at least 1", severity="error",
+                            markup=False)
+                return
+            self.start_recheck(int(value))
+
+        self.app.open_screen("prompt", title="Determinism check: how many items to ask again "
+                             "(batched, then alone)?", value=str(DEFAULT_SAMPLE), callback=chosen)
+
+    def start_recheck(self, n: int) -> None:
+        if not self.app.service.start_recheck(self, self.run_id, n):
+            self.app.notify_busy()
+            return
+        self.checking = True
+        self._status(f"determinism check: starting ({n} items, asked twice)")
+        self.refresh_bindings()
+
+    def action_cancel_recheck(self) -> None:
+        if self.checking:
+            self.app.service.cancel()
+            self._status("determinism check: cancelling …")
+
+    def _status(self, text: str) -> None:
+        status = self.query_one("#scorecard-status", Static)
+        status.display = bool(text)
+        status.update(Text(text, style="cyan"))
+
+    def on_recheck_progress(self, message: RecheckProgress) -> None:
+        if message.run_id != self.run_id:
+            return
+        if message.stage:
+            self._status(f"determinism check: {message.stage}")
+            return
+        eta = f" · ETA {data.duration(message.eta)}" if message.eta is not None else ""
+        self._status(f"determinism check: {message.done}/{message.total} answers{eta} · c stops it")
+
+    def on_recheck_stopped(self, message: RecheckStopped) -> None:
+        if message.run_id != self.run_id:
+            return
+        self.checking = False
+        self._status("")
+        self.refresh_bindings()
+        if message.status == "finished":
+            self.notify("\n".join(message.lines), title="Determinism check saved", markup=False,
+                        timeout=10)
+            self.load()  # the detail shows the new figures
+        else:
+            self.notify(message.error, title=f"Determinism check {message.status}", markup=False,
+                        severity="warning" if message.status == "cancelled" else "error")
+
     def action_back(self) -> None:
+        if self.checking:
+            self.app.service.cancel()
         self.dismiss()
+
+
+def judged_share(card) -> tuple[int, int]:
+    """(verdicts a judge decided, verdicts decided) over the run (judge/overlay.py's counts)."""
+    judged = decided = 0
+    for sub in card.subtasks:
+        for who, n in (sub.extras or {}).get("decided_by", {}).items():
+            decided += n
+            if who.startswith("judge:"):
+                judged += n
+    return judged, decided
+
+
+def recheck_line(saved: dict | None, subtask_id: str) -> str:
+    """The latest determinism check's figures for one sub-task, one pass after the other."""
+    if not saved:
+        return ""
+    parts = []
+    for p in saved.get("passes", []):
+        counts = (p.get("by_subtask") or {}).get(subtask_id)
+        if not counts:
+            continue
+        changed = counts.get("changed", 0)
+        parts.append(f"{p['mode']} {counts.get('identical', 0)}/{counts.get('asked', 0)} identical"
+                     + (f", {changed} verdict{'' if changed == 1 else 's'} changed" if changed else ""))
+    return "determinism check: " + " · ".join(parts) if parts else ""
 
 
 def sc_fmt(value, aggregate: str) -> str:

@@ -1,4 +1,6 @@
-"""Run setup: bundle, profile, dimensions and backend knobs, with an estimated time."""
+"""Run setup: bundle, profile, dimensions and backend knobs, with an estimated time; a judge for
+the verdicts the rules leave open (a GGUF among the discovered models, or a server) and a
+determinism check after the run."""
 
 from __future__ import annotations
 
@@ -14,6 +16,11 @@ from trust_tui.tui import data
 from trust_tui.tui.messages import DataLoaded
 from trust_tui.tui.text import safe
 from trust_tui.tui.widgets.dimension_picker import DimensionPicker
+
+
+NO_JUDGE, NO_JUDGE_LABEL = "none", "none: rules only"
+SERVER_JUDGE, SERVER_JUDGE_LABEL = "server", "a server (URL below)"
+AUTO_FORMAT = "auto"
 
 
 class RunSetupScreen(Screen):
@@ -32,6 +39,7 @@ class RunSetupScreen(Screen):
         # A server as the model source: the knobs are the server's, identity is asked of it.
         self.server_mode = model.source == "server"
         self.server_info = None  # the BackendInfo of the last successful identity check
+        self.judge_files: dict[str, object] = {}  # Select value -> the judge's GGUF path
 
     def compose(self) -> ComposeResult:
         config = self.app.config
@@ -65,6 +73,11 @@ class RunSetupScreen(Screen):
                 yield Label("Context", classes="field-label")
                 yield Input(placeholder="auto (the longest prompt + its max_tokens)", compact=True,
                             id="setup-ctx", restrict=r"[0-9]*")
+            yield from self._judge_fields()
+            with Horizontal(classes="field", id="setup-recheck-field"):
+                yield Label("Recheck", classes="field-label")
+                yield Input(placeholder="0 (N: ask N items again after the run, batched and alone)",
+                            compact=True, id="setup-recheck", restrict=r"[0-9]*")
             with Horizontal(classes="field", id="setup-estimate-field"):
                 yield Label("Estimate", classes="field-label")
                 yield Static(Text("loading the bundle…", style="dim"), id="setup-estimate")
@@ -72,6 +85,22 @@ class RunSetupScreen(Screen):
                 yield Button("Start run", variant="primary", id="setup-start", compact=True)
                 yield Button("Back", id="setup-back", compact=True)
         yield Footer(compact=True)
+
+    def _judge_fields(self) -> ComposeResult:
+        from trust_tui.engine.judge import formats
+
+        with Horizontal(classes="field", id="setup-judge-field"):
+            yield Label("Judge", classes="field-label")
+            yield Select([(NO_JUDGE_LABEL, NO_JUDGE), (SERVER_JUDGE_LABEL, SERVER_JUDGE)],
+                         value=NO_JUDGE, allow_blank=False, compact=True, id="setup-judge")
+        with Horizontal(classes="field", id="setup-judge-server-field"):
+            yield Label("Judge URL", classes="field-label")
+            yield Input(placeholder="http://127.0.0.1:8081/v1 (an OpenAI-compatible server)",
+                        compact=True, id="setup-judge-server")
+        with Horizontal(classes="field", id="setup-judge-format-field"):
+            yield Label("Judge format", classes="field-label")
+            yield Select([("from the judge's metadata", AUTO_FORMAT)] + [(n, n) for n in formats.names()],
+                         value=AUTO_FORMAT, allow_blank=False, compact=True, id="setup-judge-format")
 
     def _server_fields(self) -> ComposeResult:
         for label, widget_id, placeholder in (
@@ -147,9 +176,12 @@ class RunSetupScreen(Screen):
             for field_id in ("#setup-gpu-field", "#setup-threads-field", "#setup-ctx-field"):
                 self.query_one(field_id).display = False
             self.query_one("#setup-identity-field").styles.height = "auto"  # errors and warnings wrap
+        self.query_one("#setup-judge-server-field").display = False
+        self.query_one("#setup-judge-format-field").display = False
         self.query_one(DimensionPicker).focus()
         self.load_bundle(self.app.config.bundle)
         self.list_bundles()
+        self.list_judges()
 
     # ------------------------------------------------------------------ bundle
 
@@ -185,7 +217,49 @@ class RunSetupScreen(Screen):
     def _list_bundles(self, current: str) -> None:
         self.post_message(DataLoaded("bundle-names", data.bundle_names(current)))
 
+    def list_judges(self) -> None:
+        """Every discovered GGUF can judge (a small model judges badly: judge-check measures it)."""
+        extra, discover = list(self.app.extra_models), self.app.config.discover
+
+        def read(store) -> list:
+            return [(entry.name, entry.path) for entry in data.discover_models(extra, discover)]
+
+        self.app.service.read(self, "judges", read)
+
+    def _fill_judges(self, found: list) -> None:
+        select = self.query_one("#setup-judge", Select)
+        self.judge_files = {str(path): path for _, path in found}
+        options = [(NO_JUDGE_LABEL, NO_JUDGE)]
+        options += [(safe(f"{name}  {data.home_short(path)}", single_line=True), str(path))
+                    for name, path in found]
+        options.append((SERVER_JUDGE_LABEL, SERVER_JUDGE))
+        current = select.value
+        with self.prevent(Select.Changed):
+            select.set_options(options)
+            select.value = current if current in {value for _, value in options} else NO_JUDGE
+
+    def _judge_choice(self) -> tuple[bool, object]:
+        """(ok, JudgeChoice or None) from the judge fields; a bad choice is a notification."""
+        from trust_tui.tui.service import JudgeChoice
+
+        value = self.query_one("#setup-judge", Select).value
+        fmt = self.query_one("#setup-judge-format", Select).value
+        fmt = None if fmt == AUTO_FORMAT else str(fmt)
+        if value == NO_JUDGE:
+            return True, None
+        if value == SERVER_JUDGE:
+            url = self.query_one("#setup-judge-server", Input).value.strip()
+            if not url:
+                self.notify("Judge URL: enter the judge server's URL.", severity="warning")
+                return False, None
+            return True, JudgeChoice(server=url, format=fmt)
+        return True, JudgeChoice(model=self.judge_files[str(value)], format=fmt)
+
     def on_data_loaded(self, message: DataLoaded) -> None:
+        if message.key == "judges":
+            if message.payload is not None:
+                self._fill_judges(message.payload)
+            return
         if message.key == "bundle-names":
             select = self.query_one("#setup-bundle", Select)
             current = select.value
@@ -222,6 +296,12 @@ class RunSetupScreen(Screen):
         self._update_estimate()
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "setup-judge":
+            self.query_one("#setup-judge-server-field").display = event.value == SERVER_JUDGE
+            self.query_one("#setup-judge-format-field").display = event.value != NO_JUDGE
+            return
+        if event.select.id == "setup-judge-format":
+            return
         if event.select.id == "setup-bundle" and isinstance(event.value, str):
             if self.bundle is None or self.bundle.name != event.value:
                 self.load_bundle(event.value)
@@ -299,7 +379,7 @@ class RunSetupScreen(Screen):
             return
         values = {}
         for widget_id, name in (("#setup-gpu", "GPU layers"), ("#setup-threads", "Threads"),
-                                ("#setup-ctx", "Context")):
+                                ("#setup-ctx", "Context"), ("#setup-recheck", "Recheck")):
             ok, value = self._int(widget_id, name)
             if not ok:
                 return
@@ -310,8 +390,16 @@ class RunSetupScreen(Screen):
         if values["Context"] is not None and values["Context"] < 128:
             self.notify("Context: at least 128 tokens", severity="error")
             return
+        ok, judge = self._judge_choice()
+        if not ok:
+            return
+        recheck = values["Recheck"] or 0
+        if self.server_mode and recheck:
+            self.notify("Recheck: a determinism check asks a local model file again; a server run "
+                        "cannot be rechecked here.", severity="error")
+            return
         if self.server_mode:
-            self._start_on_server(profile, dims)
+            self._start_on_server(profile, dims, judge)
             return
         all_dims = set(dims) == set(self.bundle.dimensions)
         spec = RunSpec(bundle=str(self.query_one("#setup-bundle", Select).value), profile=profile,
@@ -321,9 +409,9 @@ class RunSetupScreen(Screen):
         # overhead in bench/worker_overhead.py).
         options = BackendOptions(n_ctx=values["Context"], threads=values["Threads"],
                                  n_gpu_layers=values["GPU layers"], worker=True)
-        self.app.start_run(self.model, spec, options, replace=True)
+        self.app.start_run(self.model, spec, options, replace=True, judge=judge, recheck=recheck)
 
-    def _start_on_server(self, profile: str, dims: list[str]) -> None:
+    def _start_on_server(self, profile: str, dims: list[str], judge=None) -> None:
         from trust_tui.engine.run.loop import RunSpec
 
         options = self._server_options()
@@ -337,7 +425,7 @@ class RunSetupScreen(Screen):
         all_dims = set(dims) == set(self.bundle.dimensions)
         spec = RunSpec(bundle=str(self.query_one("#setup-bundle", Select).value), profile=profile,
                        dimensions=() if all_dims else tuple(dims))
-        self.app.start_run(row, spec, options, replace=True)
+        self.app.start_run(row, spec, options, replace=True, judge=judge)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "setup-start":

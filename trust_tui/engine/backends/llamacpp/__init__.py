@@ -1,2 +1,4 @@
-"""The in-process llama.cpp backend: the plain loop (backend.py), the batched engine (batched.py) and
-how a context is sized (sizing.py)."""
+"""The in-process llama.cpp backend: the plain loop (backend.py), the batched engine (batched.py),
+how a load is sized (sizing.py: one ``plan`` from the hardware, the model's header and the
+workload), how prompts are rendered and tokenized (prompts.py), and the one place llama.cpp
+objects are built (loader.py)."""

@@ -20,15 +20,22 @@ once: a sequence whose prompt starts like a sibling's copies the sibling's cells
 recomputing them. The most recent common head is pinned to a spare sequence id so it survives
 between prompts. In a unified KV cache a copy only tags the cells; across KV streams llama.cpp
 copies the whole stream and the tail is dropped, which costs far less than the tokens it saves.
+
+Scheduling (schedule.py): requests are pulled a few per sequence ahead and the longest expected
+answers start first, so a run does not end on one or two sequences generating alone; a batch is
+laid out sequence by sequence in id order and sequences take the lowest free id, so llama.cpp
+cuts it into as few micro-batches as its per-stream split allows.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
+from trust_tui.engine.backends.llamacpp import schedule
 from trust_tui.engine.backends.llamacpp.sizing import (
     DEFAULT_CELLS_PER_SEQ, DEFAULT_KV_UNIFIED, DEFAULT_N_BATCH, DEFAULT_N_UBATCH, open_context)
 from trust_tui.engine.backends.textstream import TextStream
@@ -38,6 +45,9 @@ from trust_tui.engine.types import DoneEvent, ErrorEvent, Event, Request, Respon
 # Prompts start being shared only when at least this many leading tokens match: below that, the
 # bookkeeping costs more than re-evaluating a few tokens.
 MIN_SHARED_PREFIX = 8
+# Requests pulled ahead of admission, per sequence decoded together: enough to start a later
+# sub-task's long answers before an earlier one's short ones (schedule.Admission).
+LOOKAHEAD_PER_SEQ = 4
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,13 @@ def _common_prefix(a: list[int], b: list[int], limit: int) -> int:
     return n
 
 
+def _cost(prepared: Prepared) -> tuple[Any, int, int]:
+    """What schedule.Admission orders by: the generation settings (one sub-task's), the answer
+    budget and the prompt length."""
+    settings = prepared.request.settings
+    return settings, settings.max_tokens, len(prepared.tokens)
+
+
 @dataclass(eq=False)
 class _Seq:
     sid: int
@@ -76,6 +93,7 @@ class _Seq:
     out: int = -1  # index of this sequence's logits in the current batch
     first_token_at: float | None = None
     wait_for: "tuple[_Seq, int] | None" = None  # (sibling, n): copy n cells once it has them
+    order: int = 0  # admission number: earlier admissions get prompt room first
 
     @property
     def request_id(self) -> str:
@@ -98,7 +116,11 @@ class _Seq:
 class BatchedEngine:
     """Decodes up to ``n_parallel`` requests at a time in one context; see the module doc."""
 
-    def __init__(self, backend: Any, n_parallel: int, prefix_reuse: bool | None = None):
+    def __init__(self, backend: Any, n_parallel: int, prefix_reuse: bool | None = None,
+                 longest_first: bool = True, layout: str = "by-sid"):
+        """``longest_first`` and ``layout`` ("by-sid", or "decode-first": every decode token,
+        then the prompt chunks, as before issue 23) exist to measure what each gains
+        (bench/throughput.py --schedule); the defaults are the fast ones."""
         import llama_cpp
 
         self._ll = llama_cpp
@@ -129,6 +151,11 @@ class BatchedEngine:
         if prefix_reuse is None:
             prefix_reuse = getattr(backend, "prefix_reuse", True)
         self.prefix_reuse = bool(prefix_reuse)
+        if layout not in ("by-sid", "decode-first"):
+            raise ValueError(f"unknown batch layout {layout!r}")
+        self.longest_first = bool(longest_first)
+        self.layout = layout
+        self.n_ubatch = int(llama_cpp.llama_n_ubatch(self.ctx))
         # A spare sequence id keeps the most recent shared prompt head in the cache.
         self.prefix_sid = self.n_parallel if n_seq_max > self.n_parallel else -1
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(backend._vocab))
@@ -139,28 +166,31 @@ class BatchedEngine:
         self.stats: dict[str, float] = {
             "steps": 0, "batch_tokens": 0, "prompt_tokens": 0, "prompt_tokens_shared": 0,
             "generated_tokens": 0, "decode_seconds": 0.0, "kv_full_retries": 0, "max_active": 0,
+            "ubatches": 0,  # micro-batches llama.cpp cut the batches into (schedule.split_ubatches)
         }
+        self._admitted = 0
+        self._batch_ids: list[int] = []  # each token's sequence id in the current batch
 
     # ------------------------------------------------------------------ the loop
 
     def run(self, prepared: Iterator[Prepared], cancel: threading.Event) -> Iterator[Event]:
         ll = self._ll
         batch = ll.llama_batch_init(self.n_batch, 0, 1)
-        free = list(range(self.n_parallel - 1, -1, -1))  # pop() hands out 0, 1, 2, ...
+        # A heap: the lowest free id first, so running sequences stay one run of consecutive
+        # ids, which llama.cpp decodes as one micro-batch (schedule.py).
+        free = list(range(self.n_parallel))
         active: list[_Seq] = []
-        source = iter(prepared)
-        waiting = None  # pulled from the iterator, waiting for room in the KV cache
-        exhausted = False
+        window = LOOKAHEAD_PER_SEQ * self.n_parallel if self.longest_first else 1
+        queue = schedule.Admission(prepared, window, _cost)
+        waiting = None  # taken from the queue, waiting for room in the KV cache
         ll.llama_memory_clear(self.mem, False)
         self._pinned, self._last_prompt = [], []
         try:
             while not cancel.is_set():
-                while free and not exhausted and not cancel.is_set():
+                while free and not cancel.is_set():
                     if waiting is None:
-                        try:
-                            waiting = next(source)
-                        except StopIteration:
-                            exhausted = True
+                        waiting = queue.next()
+                        if waiting is None:
                             break
                     problem = self._too_long(waiting)
                     if problem:
@@ -188,6 +218,8 @@ class BatchedEngine:
                     return
                 self.stats["steps"] += 1
                 self.stats["batch_tokens"] += batch.n_tokens
+                self.stats["ubatches"] += len(schedule.split_ubatches(
+                    self._batch_ids, self.n_ubatch, self.kv_unified))
                 for seq in active:
                     self._commit(seq)
                 self._resolve_waits(active)  # before a sibling that just finished is released
@@ -197,6 +229,7 @@ class BatchedEngine:
                     if cancel.is_set():
                         return
                     if ended:
+                        queue.observe(seq.prepared, len(seq.generated))
                         active.remove(seq)
                         self._release(seq, free)
         finally:
@@ -225,9 +258,11 @@ class BatchedEngine:
             if self._kv_tight or in_use + len(tokens) + budget > self.n_cells:
                 return None
         grammar = getattr(prepared.request, "grammar", None)  # a judge request (judge/engine.py)
-        seq = _Seq(sid=free.pop(), prepared=prepared, sampler=self._sampler(settings, grammar),
-                   stream=TextStream(prepared.stops), budget=budget,
-                   started=time.perf_counter(), feed=list(tokens))
+        seq = _Seq(sid=heapq.heappop(free), prepared=prepared,
+                   sampler=self._sampler(settings, grammar), stream=TextStream(prepared.stops),
+                   budget=budget, started=time.perf_counter(), feed=list(tokens),
+                   order=self._admitted)
+        self._admitted += 1
         if self.prefix_reuse:
             source, n = self._best_source(tokens, active, evaluated_only=False)
             if source is not None:
@@ -333,54 +368,52 @@ class BatchedEngine:
 
     # ------------------------------------------------------------------ one step
 
-    def _fill(self, batch: Any, active: list[_Seq]) -> None:
-        """The next token of every generating sequence, then prompt chunks up to n_batch."""
+    def _fill(self, batch: Any, active: list[_Seq], prompts: bool = True) -> None:
+        """The next token of every generating sequence and prompt chunks up to n_batch, laid
+        out sequence by sequence in id order (schedule.plan_batch says why)."""
         token, pos, n_seq_id, seq_id, logits = (
             batch.token, batch.pos, batch.n_seq_id, batch.seq_id, batch.logits)
-        # Ascending sequence ids: with one KV stream per sequence (kv_unified off) llama.cpp
-        # puts only runs of consecutive ids into one micro-batch.
-        ordered = sorted(active, key=lambda s: s.sid)
-        n = 0
-        for seq in ordered:
+        slots = [schedule.Slot(s.sid, s.next_token is not None,
+                               len(s.feed) if prompts and s.wait_for is None else 0, s.order)
+                 for s in active]
+        plan = schedule.plan_batch(slots, self.n_batch)
+        if self.layout == "decode-first":
+            plan = ([(sid, True, 0) for sid, decode, _ in plan if decode]
+                    + [(sid, False, take) for sid, _, take in plan if take])
+        by_sid = {seq.sid: seq for seq in active}
+        for seq in active:
             seq.out = -1
             seq.in_batch = 0
-            if seq.next_token is not None:
+        n = 0
+        for sid, decode, take in plan:
+            seq = by_sid[sid]
+            if decode:
                 token[n], pos[n], n_seq_id[n], logits[n] = seq.next_token, seq.n_past, 1, 1
-                seq_id[n][0] = seq.sid
+                seq_id[n][0] = sid
                 seq.out = n
                 n += 1
-        room = self.n_batch - n
-        for seq in ordered:
-            if room <= 0:
-                break
-            if not seq.feed or seq.wait_for is not None:
-                continue
-            take = min(room, len(seq.feed))
-            base, sid, feed = seq.n_past, seq.sid, seq.feed
-            for i in range(take):
-                token[n], pos[n], n_seq_id[n], logits[n] = feed[i], base + i, 1, 0
-                seq_id[n][0] = sid
-                n += 1
-            if take == len(feed):
-                logits[n - 1] = 1  # the prompt's last token gives the first answer token
-                seq.out = n - 1
-            seq.in_batch = take
-            room -= take
+            if take:
+                base, feed = seq.n_past, seq.feed
+                for i in range(take):
+                    token[n], pos[n], n_seq_id[n], logits[n] = feed[i], base + i, 1, 0
+                    seq_id[n][0] = sid
+                    n += 1
+                if take == len(feed):
+                    logits[n - 1] = 1  # the prompt's last token gives the first answer token
+                    seq.out = n - 1
+                seq.in_batch = take
         batch.n_tokens = n
+        self._batch_ids = schedule.layout_ids(plan)
 
     def _drop_prompts(self, batch: Any, active: list[_Seq]) -> bool:
-        """No KV room for the whole batch: retry with the generating tokens only (they come
-        first), and admit nothing new until a sequence ends."""
+        """No KV room for the whole batch: retry with the generating tokens only, and admit
+        nothing new until a sequence ends."""
         n_decode = sum(1 for s in active if s.next_token is not None)
         if n_decode == 0 or n_decode == batch.n_tokens:
             return False
         self.stats["kv_full_retries"] += 1
         self._kv_tight = True
-        batch.n_tokens = n_decode
-        for seq in active:
-            seq.in_batch = 0
-            if seq.next_token is None:
-                seq.out = -1
+        self._fill(batch, active, prompts=False)
         return True
 
     def _commit(self, seq: _Seq) -> None:
@@ -440,4 +473,4 @@ class BatchedEngine:
         self._ll.llama_memory_seq_rm(self.mem, seq.sid, -1, -1)
         self._ll.llama_sampler_free(seq.sampler)
         self._kv_tight = False
-        free.append(seq.sid)
+        heapq.heappush(free, seq.sid)
