@@ -41,13 +41,15 @@ def embedded_model(source: Path) -> Path:
 def run_once(source: Path, home: Path, args: list[str]) -> dict:
     env = dict(os.environ, TRUST_TUI_HOME=str(home), PYTHONPATH=str(source))
     started = time.perf_counter()
-    # cwd: `python -m` puts the working folder first on sys.path, ahead of PYTHONPATH.
-    child = subprocess.Popen([sys.executable, "-m", "trust_tui", "run", *args, "--quiet"],
-                             env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # wait4 before communicate would deadlock on a full pipe; drain first, reap with wait4.
-    _, err = child.stdout.read(), child.stderr.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
+    # cwd: `python -m` puts the working folder first on sys.path, ahead of PYTHONPATH. Output
+    # goes to files: the child is reaped with wait4 (for its rusage), which pipes could block.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errors:
+        child = subprocess.Popen([sys.executable, "-m", "trust_tui", "run", *args, "--quiet"],
+                                 env=env, cwd=home, stdout=out, stderr=errors)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        errors.seek(0)
+        err = errors.read()
     wall = time.perf_counter() - started
     if child.returncode != 0:
         sys.exit(f"run failed ({child.returncode}): {err.decode(errors='replace').strip()[-500:]}")
