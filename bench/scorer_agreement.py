@@ -94,7 +94,7 @@ def load_corpus(folder: Path) -> list[dict]:
 
 
 # Cohen's kappa: the judge's calibration computes the same statistic, so there is one of it.
-from trust_tui.engine.judge.calibrate import cohen_kappa  # noqa: E402
+from trust_tui.engine.score.stats import cohen_kappa  # noqa: E402
 
 
 def binary(label: str) -> str:

@@ -84,7 +84,7 @@ def select(candidates: Iterable[tuple[str, str, Any]], n: int) -> list[Any]:
 
 
 def _agreement(pairs: list[tuple[str, str]], min_n: int = 1) -> dict[str, Any]:
-    from trust_tui.engine.judge.calibrate import cohen_kappa
+    from trust_tui.engine.score.stats import cohen_kappa
 
     n = len(pairs)
     agree = sum(a == b for a, b in pairs)

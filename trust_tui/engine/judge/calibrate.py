@@ -23,26 +23,13 @@ from typing import Callable, Sequence
 
 from trust_tui.engine.judge import cache
 from trust_tui.engine.judge.engine import Judge
+from trust_tui.engine.score.stats import cohen_kappa  # noqa: F401  (calibration reports it; tests read it here)
 from trust_tui.engine.judge.judging import JudgeOutcome, run_tasks
 from trust_tui.engine.judge.rubrics import Rubric, load_all
 from trust_tui.engine.run.store import Store, canonical_json, sha256_text
 from trust_tui.errors import TrustError
 
 UNREADABLE = "unreadable"  # the judge's output gave no label: a disagreement, never left out
-
-
-def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
-    """Cohen's kappa of two labelings of the same items; None when undefined (no items, or
-    chance agreement 1: both gave one and the same label to everything)."""
-    n = len(a)
-    if n == 0 or n != len(b):
-        return None
-    observed = sum(x == y for x, y in zip(a, b)) / n
-    count_a, count_b = Counter(a), Counter(b)
-    expected = sum(count_a[c] * count_b[c] for c in set(a) | set(b)) / (n * n)
-    if expected >= 1.0:
-        return None
-    return (observed - expected) / (1.0 - expected)
 
 
 def binary(label: str) -> str:

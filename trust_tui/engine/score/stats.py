@@ -5,6 +5,8 @@ Each function is checked in tests against values computed by hand or by SciPy.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import math
 import random
 from typing import Any, Callable, Mapping, Sequence
@@ -368,3 +370,17 @@ def holm(pvalues: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p))
         adjusted[i] = running
     return adjusted
+
+
+def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
+    """Cohen's kappa of two labelings of the same items; None when undefined (no items, or
+    chance agreement 1: both gave one and the same label to everything)."""
+    n = len(a)
+    if n == 0 or n != len(b):
+        return None
+    observed = sum(x == y for x, y in zip(a, b)) / n
+    count_a, count_b = Counter(a), Counter(b)
+    expected = sum(count_a[c] * count_b[c] for c in set(a) | set(b)) / (n * n)
+    if expected >= 1.0:
+        return None
+    return (observed - expected) / (1.0 - expected)
