@@ -75,7 +75,9 @@ def soak(command: list[str], kills: int, seed: int, min_delay: float, max_delay:
     finished_early = 0
     delays = []
     for attempt in range(1, kills + 1):
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # stderr to a file: a pipe read only at the end would stall a chatty run once it fills.
+        err = tempfile.TemporaryFile()
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=err)
         started = time.perf_counter()
         # A quarter of the kills land anywhere in the start (hashing, store open, model load);
         # the rest while answers are being written: a random moment after the attempt's first
@@ -103,8 +105,9 @@ def soak(command: list[str], kills: int, seed: int, min_delay: float, max_delay:
         else:
             finished_early += 1  # it completed before the kill: the next attempt has nothing to do
         delay = time.perf_counter() - started
-        stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        proc.stderr and proc.stderr.close()
+        err.seek(0)
+        stderr = err.read().decode(errors="replace")
+        err.close()
         after, check = snapshot(db)
         missing = set(committed) - set(after)
         again = {k for k in committed.keys() & after.keys() if after[k] != committed[k]}

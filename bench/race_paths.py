@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -213,7 +214,10 @@ def run_server(binary: str, model: Path, requests, tokens, parallel: int, thread
            str(parallel), "-c", str(seq_ctx * parallel), "-t", str(threads), "-tb", str(threads),
            "--metrics", "--no-webui"]
     run = PathRun(f"llama-server -np {parallel}", parallel)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    # The server logs every request to stderr: a pipe nobody reads fills after ~100 requests and
+    # the server stops in write() with requests in flight (the race then waits for ever).
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 120
@@ -223,7 +227,8 @@ def run_server(binary: str, model: Path, requests, tokens, parallel: int, thread
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    said = proc.stderr.read().decode(errors="replace")[-400:] if proc.poll() is not None else ""
+                    log.seek(0)
+                    said = log.read().decode(errors="replace")[-400:] if proc.poll() is not None else ""
                     run.errors.append(f"llama-server did not start: {said.strip()}")
                     return run
                 time.sleep(0.3)
@@ -242,6 +247,7 @@ def run_server(binary: str, model: Path, requests, tokens, parallel: int, thread
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
     return run
 
 
