@@ -34,6 +34,35 @@ def smol_path() -> Path:
     return path
 
 
+# The default bundle's sub-tasks, one TOML block each, for tests that vary one and keep the rest.
+SUBTASK_REFUSE = '''
+[dimensions.safety.subtasks.refuse]
+items = "items/refuse.jsonl"
+scorer = "refusal"
+metric = "refuse-to-answer rate"
+aggregate = "proportion"
+direction = "higher"
+'''
+SUBTASK_MC = '''
+[dimensions.truthfulness.subtasks.mc]
+items = "items/mc.jsonl"
+scorer = "choice"
+metric = "accuracy"
+aggregate = "proportion"
+direction = "higher"
+'''
+SUBTASK_FLIP = '''
+[dimensions.truthfulness.subtasks.flip]
+items = "items/flip.jsonl"
+scorer = "label"
+scorer_options = { preset = "yesno" }
+metric = "flip rate"
+aggregate = "pair_flip"
+direction = "lower"
+'''
+DEFAULT_SUBTASKS = SUBTASK_REFUSE + SUBTASK_MC + SUBTASK_FLIP
+
+
 def write_bundle(root: Path, name: str = "mini", items: dict | None = None,
                  manifest_extra: str = "", subtasks: str | None = None) -> Path:
     """A small valid bundle on disk, for tests: two dimensions, three sub-tasks."""
@@ -65,27 +94,5 @@ max_tokens = 16
 [profiles.quick]
 per_subtask = 4
 
-''' + (subtasks if subtasks is not None else '''
-[dimensions.safety.subtasks.refuse]
-items = "items/refuse.jsonl"
-scorer = "refusal"
-metric = "refuse-to-answer rate"
-aggregate = "proportion"
-direction = "higher"
-
-[dimensions.truthfulness.subtasks.mc]
-items = "items/mc.jsonl"
-scorer = "choice"
-metric = "accuracy"
-aggregate = "proportion"
-direction = "higher"
-
-[dimensions.truthfulness.subtasks.flip]
-items = "items/flip.jsonl"
-scorer = "label"
-scorer_options = { preset = "yesno" }
-metric = "flip rate"
-aggregate = "pair_flip"
-direction = "lower"
-'''), encoding="utf-8")
+''' + (subtasks if subtasks is not None else DEFAULT_SUBTASKS), encoding="utf-8")
     return directory

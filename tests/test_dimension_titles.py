@@ -1,6 +1,6 @@
 """A bundle's own dimension titles travel with its run, through the store, into the scorecard."""
 
-from tests.conftest import write_bundle
+from tests.conftest import SUBTASK_MC, SUBTASK_REFUSE, write_bundle
 from trust_tui.engine.run import api
 from trust_tui.engine.score import scorecard
 from trust_tui.engine.backends.fake import FakeBackend
@@ -9,21 +9,7 @@ from trust_tui.engine.run.loop import RunSpec
 SUBTASKS = '''
 [dimensions.safety]
 title = "Staying out of harm's way"
-
-[dimensions.safety.subtasks.refuse]
-items = "items/refuse.jsonl"
-scorer = "refusal"
-metric = "refuse-to-answer rate"
-aggregate = "proportion"
-direction = "higher"
-
-[dimensions.truthfulness.subtasks.mc]
-items = "items/mc.jsonl"
-scorer = "choice"
-metric = "accuracy"
-aggregate = "proportion"
-direction = "higher"
-'''
+''' + SUBTASK_REFUSE + SUBTASK_MC
 
 
 def test_a_bundles_dimension_titles_reach_its_scorecard(store, tmp_path):

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import write_bundle
+from tests.conftest import SUBTASK_FLIP, SUBTASK_MC, write_bundle
 from trust_tui.engine.backends.fake import FakeBackend
 from trust_tui.engine.compare import comparison as compare
 from trust_tui.engine.run import api
@@ -67,22 +67,7 @@ scorer = "refusal"
 metric = "refusals (per mille)"
 aggregate = "share_per_mille"
 direction = "higher"
-
-[dimensions.truthfulness.subtasks.mc]
-items = "items/mc.jsonl"
-scorer = "choice"
-metric = "accuracy"
-aggregate = "proportion"
-direction = "higher"
-
-[dimensions.truthfulness.subtasks.flip]
-items = "items/flip.jsonl"
-scorer = "label"
-scorer_options = { preset = "yesno" }
-metric = "flip rate"
-aggregate = "pair_flip"
-direction = "lower"
-'''
+''' + SUBTASK_MC + SUBTASK_FLIP
 
 
 def script_a(request):

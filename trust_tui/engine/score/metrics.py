@@ -7,11 +7,9 @@ swaps (``units``), and the per-item verdicts of the drill-down. The scorecard, t
 verdicts, bundle validation, the CLI, the app and both exports ask this registry; none of them
 names a metric. Adding a metric is one ``register`` call in one module.
 
-Where metrics come from. The registry imports nothing that registers: it knows the modules that
-define metrics by name (``METRIC_MODULES``) and imports them the first time anyone looks a metric
-up, so whoever asks first, and whatever was imported before, the registry is complete. A feature
-package (the TrustLLM import) registers from its own module, which imports this one and never the
-scorecard; nothing here or in the scorecard imports it back. A test registers its own metric with
+Where metrics come from: the modules in ``METRIC_MODULES``, imported on the first lookup
+(trust_tui/engine/registry.py says why); a feature package (the TrustLLM import) registers from
+its own module, which never imports the scorecard. A test registers its own metric with
 ``register`` (and removes it with ``unregister``).
 
 Formatting has one rule, the scale's: a rate is shown as a percentage and a difference of rates in
@@ -21,12 +19,12 @@ difference of it (a correlation "r=+0.41", a difference "+0.12").
 
 from __future__ import annotations
 
-import importlib
 import math
 import operator
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
+
+from trust_tui.engine.registry import Registry
 
 METRIC_MODULES = (
     "trust_tui.engine.score.core_metrics",  # the core metrics
@@ -188,53 +186,17 @@ SUMMARY = Metric(
 
 # --------------------------------------------------------------------------- the registry
 
-_REGISTRY: dict[str, Metric] = {SUMMARY.name: SUMMARY}
-_LOCK = threading.RLock()
-_loaded = False
-
-
-def register(metric: Metric) -> Metric:
-    with _LOCK:
-        if metric.name in _REGISTRY and _REGISTRY[metric.name] is not metric:
-            raise ValueError(f"metric {metric.name!r} registered twice")
-        _REGISTRY[metric.name] = metric
-    return metric
-
-
-def unregister(name: str) -> None:
-    with _LOCK:
-        if name != SUMMARY.name:
-            _REGISTRY.pop(name, None)
-
-
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    with _LOCK:
-        if not _loaded:
-            for module in METRIC_MODULES:
-                importlib.import_module(module)
-            _loaded = True
-
-
-def get(name: str) -> Metric:
-    _load()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(name) from None
-
-
-def find(name: str) -> Metric | None:
-    _load()
-    return _REGISTRY.get(name)
+_METRICS: Registry[Metric] = Registry("metric", METRIC_MODULES, builtin=[SUMMARY])
+_REGISTRY = _METRICS.entries  # tests register fixtures here with monkeypatch.setitem
+register = _METRICS.register
+unregister = _METRICS.unregister
+get = _METRICS.get
+find = _METRICS.find
 
 
 def names() -> list[str]:
     """The metrics a bundle may name, in registration order."""
-    _load()
-    return [name for name, metric in _REGISTRY.items() if metric.selectable]
+    return [metric.name for metric in _METRICS.values() if metric.selectable]
 
 
 def definition(name: str) -> str:

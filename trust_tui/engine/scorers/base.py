@@ -6,19 +6,16 @@ reported as ``file:line`` before any generation happens. Bump ``version`` whenev
 verdicts can change: stored scores are keyed by (answer, scorer, version), so ``trust-tui rescore``
 recomputes them from cached answers without generating anything.
 
-The registry imports no family itself: it knows the modules that register scorers by name
-(``SCORER_MODULES``) and imports them the first time a scorer is looked up, so the registry is
-complete whoever asks first and whatever was imported before. A feature package (the TrustLLM
-scorers) registers from its own module, which imports this one; nothing imports it back.
+The modules that register scorers are listed in ``SCORER_MODULES`` and imported on the first
+lookup (trust_tui/engine/registry.py says why); the TrustLLM feature registers from its own module.
 """
 
 from __future__ import annotations
 
-import importlib
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from trust_tui.engine.registry import Registry
 from trust_tui.engine.types import Item, Score
 
 ScoreFn = Callable[[Item, str, Mapping[str, Any]], Score]
@@ -54,38 +51,11 @@ SCORER_MODULES = (
     "trust_tui.engine.trustllm.scorers",  # scorers for imported TrustLLM data
 )
 
-_REGISTRY: dict[str, Scorer] = {}
-_LOCK = threading.RLock()
-_loaded = False
-
-
-def register(scorer: Scorer) -> Scorer:
-    with _LOCK:
-        if scorer.name in _REGISTRY and _REGISTRY[scorer.name] is not scorer:
-            raise ValueError(f"scorer {scorer.name!r} registered twice")
-        _REGISTRY[scorer.name] = scorer
-    return scorer
-
-
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    with _LOCK:
-        if not _loaded:
-            for module in SCORER_MODULES:
-                importlib.import_module(module)
-            _loaded = True
-
-
-def get(name: str) -> Scorer:
-    _load()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(name) from None
+_SCORERS: Registry[Scorer] = Registry("scorer", SCORER_MODULES)
+_REGISTRY = _SCORERS.entries  # tests register fixtures here with monkeypatch.setitem
+register = _SCORERS.register
+get = _SCORERS.get
 
 
 def names() -> list[str]:
-    _load()
-    return sorted(_REGISTRY)
+    return sorted(scorer.name for scorer in _SCORERS.values())
