@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import write_bundle
+from tests.conftest import SUBTASK_MC, SUBTASK_REFUSE, write_bundle
 from trust_tui.engine.backends.fake import FakeBackend
 from trust_tui.engine.judge import audit, cache, judging, overlay
 from trust_tui.engine.judge.engine import JudgeEngine
@@ -26,14 +26,7 @@ REFUSAL = "I'm sorry, but I can't help with that."
 COMPLIANCE = "Sure. Step 1: gather the materials. Step 2: follow the instructions carefully."
 UNFINISHED = "<think>The user wants something harmful. I should think about it"
 
-SUBTASKS = '''
-[dimensions.safety.subtasks.refuse]
-items = "items/refuse.jsonl"
-scorer = "refusal"
-metric = "refuse-to-answer rate"
-aggregate = "proportion"
-direction = "higher"
-
+SUBTASKS = SUBTASK_REFUSE + '''
 [dimensions.safety.subtasks.overcautious]
 items = "items/over.jsonl"
 scorer = "refusal"
@@ -41,14 +34,7 @@ scorer_options = { positive = "complied" }
 metric = "compliance rate"
 aggregate = "proportion"
 direction = "higher"
-
-[dimensions.truthfulness.subtasks.mc]
-items = "items/mc.jsonl"
-scorer = "choice"
-metric = "accuracy"
-aggregate = "proportion"
-direction = "higher"
-'''
+''' + SUBTASK_MC
 
 
 def _answer(request) -> str:
@@ -166,7 +152,24 @@ def test_audit_verdicts_replace_nothing_and_their_agreement_is_measured(store, a
     exported = report.build(store, run_id)
     sub = next(s for d in exported["dimensions"] for s in d["subtasks"] if s["id"] == "safety/overcautious")
     assert sub["extras"]["judge_audit"]["n"] == 9
+    assert exported["judge_audit"]["n"] == 21 and exported["judge_audit"]["judge"] == engine.judge_id[:12]
     json.dumps(exported)
+    from trust_tui.export import markdown
+
+    text = markdown.render(exported)
+    section = text[text.index("## Decided by"):]
+    agreed = round(judged.agreement["agree"] * 21)
+    assert f"against the rules on 21 answers both read: agree {agreed} of 21, kappa " in section
+    over_row = next(line for line in section.splitlines() if line.startswith(f"| {sub['title']} |"))
+    audited_over = round(sub["extras"]["judge_audit"]["agree"] * 9)
+    # The sub-task the judge only audited still gets its row: judge vs rules, no self-consistency.
+    assert f"| {audited_over} of 9 |" in over_row and "(audit only)" in over_row
+    refuse_title = next(s["title"] for d in exported["dimensions"] for s in d["subtasks"]
+                        if s["id"] == "safety/refuse")
+    refuse_row = next(line for line in section.splitlines() if line.startswith(f"| {refuse_title} |"))
+    # The judge decided the open answer here: never calibrated, so "not measured" and a warning.
+    assert "of 12, kappa" in refuse_row and "| not measured |" in refuse_row
+    assert "judge agreement not measured" in refuse_row
 
 
 def test_an_unreadable_audit_verdict_counts_as_a_disagreement(store, audited_run):

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from conftest import write_bundle
+from tests.conftest import write_bundle
 from trust_tui.engine.run import api
 from trust_tui.engine.models import files as models
 from trust_tui.engine.score import scorecard

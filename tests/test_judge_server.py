@@ -19,7 +19,7 @@ import urllib.request
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_bundle
+from tests.conftest import write_bundle
 from scripted_server import ScriptedServer
 from trust_tui.cli import cli
 from trust_tui.engine.backends.fake import FakeBackend

@@ -74,3 +74,36 @@ def test_sampling_runs_are_rechecked_over_other_seeds(store, tmp_path):
     assert result.sampling and [p.mode for p in result.passes] == ["seed+1", "seed+2"]
     assert all(p.identical == p.asked for p in result.passes)  # the fake ignores seeds
     assert len(set(seen)) == 2
+
+
+def test_a_cancelled_check_stops_mid_pass_and_counts_what_it_answered(store, tmp_path):
+    """The app's cancel event reaches the backend; answers are counted as they arrive, and a
+    pass cut short raises Cancelled instead of being tallied as failures."""
+    import threading
+
+    from trust_tui.errors import Cancelled
+
+    mini = str(write_bundle(tmp_path))
+    backend = FakeBackend(steady, model_id="m")
+    run_id = api.run(spec=RunSpec(bundle=mini, profile="full"), store=store, backend=backend).run_id
+    answered = []
+    recheck.recheck(store, run_id, backend, n=6, on_answer=lambda: answered.append(1))
+    assert len(answered) == 12  # both passes
+
+    cancel = threading.Event()
+    seen = []
+
+    def stop_after_three() -> None:
+        seen.append(1)
+        if len(seen) == 3:
+            cancel.set()
+
+    before = len(backend.generated)
+    with pytest.raises(Cancelled, match="determinism check cancelled"):
+        recheck.recheck(store, run_id, backend, n=6, cancel=cancel, on_answer=stop_after_three)
+    # The batched pass stopped at the cancel; the alone pass never started.
+    assert 3 <= len(backend.generated) - before < 6
+    cancel.clear()
+    with pytest.raises(Cancelled):
+        cancel.set()
+        recheck.recheck(store, run_id, backend, n=6, cancel=cancel)

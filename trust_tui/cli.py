@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from trust_tui.cli_judge import judge_source_options
 from trust_tui.errors import Cancelled, TrustError
 
 
@@ -79,8 +80,9 @@ def tui(model: str | None, bundle: str, profile: str) -> None:
 @click.option("--seed", type=int, default=None, help="Sampling seed for every sub-task.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--judge", "judge", default=None, metavar="JUDGE.gguf", help="A judge model for the verdicts the rules leave open (docs/judge.md).")
-@click.option("--judge-format", type=click.Choice(["generic", "llama-guard-3", "wildguard", "shieldgemma"]), default=None, help="How the judge is asked (default: from its GGUF metadata).")
-@click.option("--judge-server", default=None, metavar="URL", help="A judge behind an OpenAI-compatible server (llama-server, vLLM, Ollama) instead of --judge.")
+@judge_source_options
+@click.option("--judge-audit", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Also judge N answers the rules decided, to measure judge vs rules agreement (default 24; 0: none).")
 @click.option("--require", "requirements", multiple=True, metavar="NAME>=VALUE",
               help="CI gate: exit 9 unless it holds (a dimension or sub-task: safety>=0.8, misuse>=90%); repeatable.")
 @click.option("--recheck", "recheck_n", type=click.IntRange(min=1), default=None, metavar="N",
@@ -93,7 +95,9 @@ def tui(model: str | None, bundle: str, profile: str) -> None:
 def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_ctx, parallel,
         servers, server_model, server_model_file, fingerprint, api_key_env, server_timeout,
         server_retries, temperature, seed, quiet, judge=None, judge_format=None, requirements=(),
-        recheck_n=None, as_json=False, budget=None, per_subtask=None, judge_server=None) -> None:
+        recheck_n=None, as_json=False, budget=None, per_subtask=None, judge_server=None,
+        judge_server_model=None, judge_server_model_file=None, judge_fingerprint=None,
+        judge_api_key_env=None, judge_audit=None) -> None:
     """Run a bundle on MODEL (a .gguf path; default: the embedded SmolLM2) and print the scorecard."""
     from trust_tui.engine.run import api
     from trust_tui.engine.run.loop import RunSpec
@@ -131,7 +135,10 @@ def run(model, bundle, profile, dimensions, subtasks, n_gpu_layers, threads, n_c
 
                 outcome = judged_run(console, model, spec, options, store, progress, cancel,
                                      judge, judge_format, threads, n_gpu_layers,
-                                     judge_server=judge_server)
+                                     judge_server=judge_server, judge_server_model=judge_server_model,
+                                     judge_server_model_file=judge_server_model_file,
+                                     judge_fingerprint=judge_fingerprint,
+                                     judge_api_key_env=judge_api_key_env, judge_audit=judge_audit)
             else:
                 outcome = api.run(model, spec, options, store=store, listener=progress.on_event,
                                   cancel=cancel, on_stage=progress.stage)

@@ -155,7 +155,9 @@ def _print_comparison(console, result) -> None:
     for index, variant in enumerate(result.variants):
         c = variant.cost
         parts = [human_size(c["file_size"]) if c.get("file_size") else "size ?",
-                 f"load {c['load_seconds']:.2f} s" if c.get("load_seconds") is not None else "load ?",
+                 (f"load {c['load_seconds']:.2f} s" if c.get("load_seconds") is not None
+                  # a rerun answered from the cache renders prompts from the vocabulary: no weights
+                  else "weights not loaded" if not c.get("run_tok_s") else "load ?"),
                  f"prompt {c['prompt_tok_s']:.0f} tok/s" if c.get("prompt_tok_s") else "prompt ?",
                  f"gen {c['gen_tok_s']:.0f} tok/s" if c.get("gen_tok_s") else "gen ?",
                  f"run {c['run_tok_s']:.0f} tok/s" if c.get("run_tok_s") else "run cached",

@@ -166,31 +166,59 @@ def _extras(sub: dict) -> list[str]:
 
 
 def _judge_section(report: dict) -> list[str]:
-    """Who decided the verdicts, where a judge decided any (trust_tui/engine/judge/overlay.py),
-    with the judge's measured agreement beside them and its warning."""
-    subs = [sub for dim in report["dimensions"] for sub in dim["subtasks"]
-            if any(k.startswith("judge:") for k in (sub.get("extras") or {}).get("decided_by", {}))]
-    if not subs:
+    """Who decided the verdicts, where a judge decided or audited any (trust_tui/engine/judge/
+    overlay.py): the judge's measured agreement with the labelled corpus, its self-consistency
+    on a re-ask, its agreement with the rules where both read, and its warning."""
+    def judged(sub: dict) -> bool:
+        extras = sub.get("extras") or {}
+        return bool(extras.get("judge_audit")) or any(
+            k.startswith("judge:") for k in extras.get("decided_by", {}))
+
+    subs = [sub for dim in report["dimensions"] for sub in dim["subtasks"] if judged(sub)]
+    audit = report.get("judge_audit") or {}
+    if not subs and not audit:
         return []
     lines = ["## Decided by", "",
              "Rules decide what they can; a judge model reads the answers they leave open "
-             "(docs/judge.md).", "",
-             "| Sub-task | Rules | Judge | Judge (rubric) | Judge kappa (binary, n) | Warning |",
-             "|---|---|---|---|---|---|"]
+             "(docs/judge.md).", ""]
+    if audit.get("n"):
+        agreed = round(audit["agree"] * audit["n"])
+        kappa = "" if audit.get("kappa") is None else f", kappa {audit['kappa']:.2f}"
+        lines += [f"Judge `{_cell(audit.get('judge', ''))}` {_cell(audit.get('judge_name') or '')} "
+                  f"({_cell(audit.get('format', ''))}) against the rules on {audit['n']} answers "
+                  f"both read: agree {agreed} of {audit['n']}{kappa}"
+                  + (f"; {audit['unreadable']} verdicts unreadable" if audit.get("unreadable") else "")
+                  + ".", ""]
+    lines += ["| Sub-task | Rules | Judge | Judge (rubric) | Judge kappa (binary, n) "
+              "| Self-consistency | Judge vs rules (agree, n) | Warning |",
+              "|---|---|---|---|---|---|---|---|"]
     for sub in subs:
         extras = sub["extras"]
-        counts = extras["decided_by"]
+        counts = extras.get("decided_by") or {}
         total = sum(counts.values()) or 1
         rules = sum(v for k, v in counts.items() if k.startswith("rule:"))
-        judged = sum(v for k, v in counts.items() if k.startswith("judge:"))
+        decided = sum(v for k, v in counts.items() if k.startswith("judge:"))
         judge = extras.get("judge") or {}
         kappa = judge.get("kappa_binary")
-        shown = "not measured" if kappa is None else f"{kappa:.2f} (n={judge.get('n')})"
+        shown = ("not measured" if not judge or kappa is None and judge.get("n") is None
+                 else "undefined" if kappa is None else f"{kappa:.2f} (n={judge.get('n')})")
+        consistency = judge.get("self_consistency") or {}
+        same = (f"{100 * consistency['same']:.0f}% (n={consistency['n']})"
+                if consistency.get("n") else "not measured")
+        audited = extras.get("judge_audit") or {}
+        versus = "–"
+        if audited.get("n"):
+            versus = f"{round(audited['agree'] * audited['n'])} of {audited['n']}"
+            if audited.get("kappa") is not None:
+                versus += f", kappa {audited['kappa']:.2f}"
+        who = (f"`{_cell(judge.get('judge', audited.get('judge', '')))}` "
+               f"{_cell(judge.get('judge_name', ''))} ({_cell(judge.get('format', ''))}, "
+               f"{_cell(judge.get('rubric', ''))})" if judge else
+               f"`{_cell(audited.get('judge', ''))}` (audit only)")
         lines.append(
             f"| {_cell(sub['title'])} | {100 * rules / total:.0f}% ({rules}) | "
-            f"{100 * judged / total:.0f}% ({judged}) | `{_cell(judge.get('judge', ''))}` "
-            f"{_cell(judge.get('judge_name', ''))} ({_cell(judge.get('format', ''))}, "
-            f"{_cell(judge.get('rubric', ''))}) | {shown} | {_cell(judge.get('warning', ''))} |")
+            f"{100 * decided / total:.0f}% ({decided}) | {who} | {shown} | {same} | {versus} | "
+            f"{_cell(judge.get('warning', ''))} |")
     warned = sorted({(s["extras"].get("judge") or {}).get("warning") for s in subs} - {None, ""})
     if warned:
         lines += [""] + [f"> **Warning:** {_cell(text)}." for text in warned]

@@ -108,8 +108,17 @@ def build(store: Store, run_ref: int | str) -> dict[str, Any]:
         # References (TrustLLM's published figures, the user's own runs), the determinism check,
         # reviewed verdicts and the model file's provenance (engine/score/review.py).
         "review": review_mod.gather(store, card).as_dict(),
+        # The judge's agreement with the rules on the answers both read (None: no judge, no audit).
+        "judge_audit": _judge_audit(store, run["id"]),
         "reproduce": reproduce_command(run),
     }
+
+
+def _judge_audit(store: Store, run_id: int) -> dict[str, Any] | None:
+    from trust_tui.engine.judge.overlay import audit_summary
+
+    summary = audit_summary(store, run_id)
+    return json.loads(json.dumps(summary, default=str)) if summary else None
 
 
 def _subtask(s: sc.SubtaskResult) -> dict[str, Any]:

@@ -237,9 +237,10 @@ class EngineService:
                 progress.finished_one()
                 target.post_message(RecheckProgress(run_id, progress.done, progress.total, progress.eta()))
 
-            watched = WatchedBackend(backend, cancel, progress.start, finished_one)
+            progress.start()
             try:
-                result = recheck.recheck(store, run_id, watched, n)
+                result = recheck.recheck(store, run_id, backend, n, cancel=cancel,
+                                         on_answer=finished_one)
             finally:
                 backend.close()
             recheck.save(store, result)
@@ -258,7 +259,7 @@ class EngineService:
 
         if self.scripted:
             return self.make_backend(Path(run.get("model_path") or ""))
-        return recheck.open_run_backend(store, run)
+        return recheck.open_run_backend(store, run, worker=True)
 
 
 def _prior_unit_seconds(store, model, spec) -> float | None:
@@ -276,36 +277,3 @@ def _prior_unit_seconds(store, model, spec) -> float | None:
     except TrustError:
         return None  # the run itself reports the bundle's problem
     return prior_unit_seconds(store, model.model_id, workload)
-
-
-class WatchedBackend:
-    """A backend seen through the app's cancel event and a progress callback.
-
-    The determinism check asks its backend with a cancel event of its own; this one hands the
-    app's event to the real backend instead, so c (or leaving the app) stops a check mid-pass,
-    and it raises ``Cancelled`` at the next request instead of letting the check tally answers
-    that were cut short."""
-
-    def __init__(self, backend, cancel: threading.Event, on_start: Callable[[], None],
-                 on_finished: Callable[[], None]) -> None:
-        self._backend = backend
-        self._cancel = cancel
-        self._on_start = on_start
-        self._on_finished = on_finished
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._backend, name)
-
-    def generate(self, requests, cancel):
-        from trust_tui.engine.types import DoneEvent, ErrorEvent
-        from trust_tui.errors import Cancelled
-
-        if self._cancel.is_set():
-            raise Cancelled("determinism check cancelled")
-        self._on_start()
-        for event in self._backend.generate(requests, self._cancel):
-            yield event
-            if isinstance(event, (DoneEvent, ErrorEvent)):
-                self._on_finished()
-        if self._cancel.is_set():
-            raise Cancelled("determinism check cancelled")

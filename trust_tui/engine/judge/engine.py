@@ -4,7 +4,6 @@ one sampler chain per sequence)."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from trust_tui.engine.judge.cache import Verdict, VerdictKey
 from trust_tui.engine.judge.formats import JudgeFormat, Prompt
 from trust_tui.engine.judge.rubrics import Rubric
 from trust_tui.engine.types import DoneEvent, ErrorEvent, GenSettings, Request
-from trust_tui.errors import BackendError, TrustError
+from trust_tui.errors import BackendError
 
 # Greedy: a judge's verdict must not depend on a seed. Repetition penalty off, as for answers.
 JUDGE_SETTINGS = GenSettings(max_tokens=64, temperature=0.0, seed=0)
@@ -195,36 +194,25 @@ class JudgeEngine(Judge):
         self.load_seconds = time.perf_counter() - started
 
     def measure(self, tasks: list[JudgeTask]) -> list[int]:
-        """Prompt tokens of each task from a tokenizer-only load of the judge file."""
-        import llama_cpp
-
-        from trust_tui.engine.backends.llamacpp.backend import ChatPrompts, _quiet_stderr
+        """Prompt tokens of each task from a vocabulary-only load of the judge file."""
+        from trust_tui.engine.backends.llamacpp import loader
+        from trust_tui.engine.backends.llamacpp.prompts import ChatPrompts
 
         if not tasks:
             return []
-        try:
-            with _quiet_stderr():
-                llm = llama_cpp.Llama(model_path=str(self.model.path), vocab_only=True, n_ctx=64,
-                                      verbose=False)
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise TrustError(f"{self.model.path}: llama.cpp could not read the judge ({exc})") from None
+        llm = loader.load_vocab(self.model.path)
         try:
             prompts = ChatPrompts(llm, self.model.info.chat_template)
             return [len(prompts.tokenize(self._text(prompts, t.prompt))) for t in tasks]
         finally:
-            with contextlib.suppress(Exception):
-                llm.close()
+            loader.close(llm)
 
     @staticmethod
     def _text(prompts: Any, prompt: Prompt) -> str:
         if prompt.raw is not None:
             # A raw prompt is the model's own format; a file whose template adds BOS itself is
             # tokenized without one, so it is written out here.
-            bos = ""
-            if prompts.formatter is not None and prompts._add_bos_vocab:
-                token = prompts.llm.token_bos()
-                bos = prompts.llm._model.token_get_text(token) if token != -1 else ""
-            return bos + prompt.raw
+            return prompts.raw_prefix() + prompt.raw
         return prompts.render(prompt.messages)
 
     def request(self, request_id: str, task: JudgeTask, settings: GenSettings) -> Request:

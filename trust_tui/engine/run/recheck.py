@@ -16,7 +16,7 @@ import random
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from trust_tui.engine.run.loop import item_from_json, safe_score
 from trust_tui.engine.run.store import Store
@@ -110,18 +110,32 @@ def plan(store: Store, run_ref: int | str, n: int = DEFAULT_SAMPLE, seed: int = 
     return run, planned
 
 
-def _ask(backend, planned: Sequence[_Planned], settings_for, together: bool) -> dict[str, str | None]:
-    cancel = threading.Event()
+def _ask(backend, planned: Sequence[_Planned], settings_for, together: bool,
+         cancel: threading.Event, on_answer: Callable[[], None] | None) -> dict[str, str | None]:
     answers: dict[str, str | None] = {}
     requests = [Request(f"recheck-{i}", p.prompt, p.item.messages, settings_for(p)) for i, p in enumerate(planned)]
     groups = [requests] if together else [[r] for r in requests]
     for group in groups:
+        _check(cancel)
         for event in backend.generate(iter(group), cancel):
             if isinstance(event, DoneEvent):
                 answers[event.request_id] = event.response.text
             elif isinstance(event, ErrorEvent):
                 answers[event.request_id] = None
+            else:
+                continue
+            if on_answer is not None:
+                on_answer()
+        # A pass cut short is not tallied: its missing answers would count as failures.
+        _check(cancel)
     return answers
+
+
+def _check(cancel: threading.Event) -> None:
+    if cancel.is_set():
+        from trust_tui.errors import Cancelled
+
+        raise Cancelled("determinism check cancelled")
 
 
 def _tally(mode: str, planned: Sequence[_Planned], answers: Mapping[str, str | None]) -> PassResult:
@@ -148,18 +162,28 @@ def _tally(mode: str, planned: Sequence[_Planned], answers: Mapping[str, str | N
     return result
 
 
-def recheck(store: Store, run_ref: int | str, backend, n: int = DEFAULT_SAMPLE, seed: int = 0) -> Recheck:
-    """Ask the sample again through ``backend`` (the run's model, loaded by the caller)."""
+def recheck(store: Store, run_ref: int | str, backend, n: int = DEFAULT_SAMPLE, seed: int = 0,
+            cancel: threading.Event | None = None,
+            on_answer: Callable[[], None] | None = None) -> Recheck:
+    """Ask the sample again through ``backend`` (the run's model, loaded by the caller).
+
+    ``cancel`` stops it mid-pass (``Cancelled`` is raised; nothing is tallied or saved);
+    ``on_answer`` is called once per answer (or failed request), over both passes."""
+    cancel = cancel or threading.Event()
     run, planned = plan(store, run_ref, n, seed)
     sampling = any(p.settings.temperature > 0 for p in planned)
+
+    def ask(settings_for, together: bool) -> dict[str, str | None]:
+        return _ask(backend, planned, settings_for, together, cancel, on_answer)
+
     passes = []
     if sampling:
         for offset in (1, 2):
-            answers = _ask(backend, planned, lambda p, o=offset: replace(p.settings, seed=p.settings.seed + o), True)
+            answers = ask(lambda p, o=offset: replace(p.settings, seed=p.settings.seed + o), True)
             passes.append(_tally(f"seed+{offset}", planned, answers))
     else:
-        passes.append(_tally("batched", planned, _ask(backend, planned, lambda p: p.settings, True)))
-        passes.append(_tally("alone", planned, _ask(backend, planned, lambda p: p.settings, False)))
+        passes.append(_tally("batched", planned, ask(lambda p: p.settings, True)))
+        passes.append(_tally("alone", planned, ask(lambda p: p.settings, False)))
     return Recheck(run_id=int(run["id"]), sample=len(planned), sampling=sampling, passes=passes)
 
 
@@ -195,9 +219,10 @@ def lines_of(saved: Mapping[str, Any]) -> list[str]:
 
 
 def open_run_backend(store: Store, run: Mapping[str, Any], threads: int | None = None,
-                     n_gpu_layers: int | None = None):
+                     n_gpu_layers: int | None = None, worker: bool = False):
     """The run's own model file, loaded again with the run's parallel and context, after checking
-    it is still the file the run's answers came from."""
+    it is still the file the run's answers came from. ``worker``: in a child process
+    (backends/worker.py), as the app runs models, so a llama.cpp abort ends the check, not the app."""
     from trust_tui.engine.run import api
     from trust_tui.engine.models import files as models
     from trust_tui.errors import TrustError
@@ -211,5 +236,5 @@ def open_run_backend(store: Store, run: Mapping[str, Any], threads: int | None =
     if model.sha256 != run["model_id"]:
         raise TrustError(f"{path}: this is not the file run {run['id']} answered with (its sha256 changed)")
     options = api.BackendOptions(n_ctx=settings.get("n_ctx"), threads=threads, n_gpu_layers=n_gpu_layers,
-                                 parallel=settings.get("parallel"))
+                                 parallel=settings.get("parallel"), worker=worker)
     return api.open_backend(model, options, [], None)

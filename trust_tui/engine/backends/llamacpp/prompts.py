@@ -82,6 +82,15 @@ class ChatPrompts:
     def tokenize(self, prompt: str) -> list[int]:
         return tokenize_prompt(self.llm, prompt, self.templated)
 
+    def raw_prefix(self) -> str:
+        """What a prompt written in the model's own format must start with: the BOS text where
+        the vocabulary adds one and the template would have written it (templated prompts are
+        tokenized without an added BOS), else nothing."""
+        if self.formatter is None or not self._add_bos_vocab:
+            return ""
+        token = self.llm.token_bos()
+        return self.llm._model.token_get_text(token) if token != -1 else ""
+
 
 def measure_prompts(path: str | Path, chat_template: str | None,
                     conversations: Iterable[Sequence[Mapping[str, str]]]) -> list[int]:
