@@ -7,7 +7,6 @@ import json
 import random
 import subprocess
 import sys
-import threading
 from types import SimpleNamespace
 
 import pytest
@@ -189,13 +188,14 @@ def test_a_registered_metric_reaches_the_app_scorecard_and_compare_screens(store
             await pilot.pause(0.1)
             assert "TEST-ONLY share of readable items" in text_of(app.screen)
 
+    from trust_tui.tui.service import EngineService
+
     class CompareApp(App):
         def __init__(self) -> None:
             super().__init__()
             self.config = SimpleNamespace(store_path=store_path, bundle="trust-core", profile="quick",
                                           backend=object())
-            self.engine_idle = threading.Event()
-            self.engine_idle.set()
+            self.service = EngineService(self, self.config)
 
         def on_mount(self) -> None:
             self.push_screen(CompareScreen(compare_id=made.id))

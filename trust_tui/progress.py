@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from trust_tui.engine.run.loop import ItemFinished, ItemToken, RunFinished, RunPlanned
+from trust_tui.engine.run.progress import Progress as WorkProgress, format_duration
 
 
 class RichProgress:
+    """The bar, its token rate and the ETA of engine/run/progress.Progress (the app's ETA)."""
+
     def __init__(self, console: Console, enabled: bool = True):
         self.console = console
         self.enabled = enabled and console.is_terminal
@@ -21,9 +22,7 @@ class RichProgress:
         )
         self.task = None
         self.tokens = 0
-        self.started = None
-        self.generated_items = 0
-        self.to_generate = 0
+        self.work = WorkProgress()
 
     def __enter__(self):
         self.progress.__enter__()
@@ -38,24 +37,22 @@ class RichProgress:
 
     def on_event(self, event) -> None:
         if isinstance(event, RunPlanned):
-            self.to_generate = event.to_generate
+            self.work.plan(event.total, event.to_generate)
+            self.work.start()
             self.progress.update(self.task, total=event.total, completed=0,
                                  description=f"run {event.run_id}" + (" (resumed)" if event.resumed else ""))
-            self.started = time.perf_counter()
         elif isinstance(event, ItemToken):
             self.tokens += 1
         elif isinstance(event, ItemFinished):
-            if not event.cached and event.status == "done":
-                self.generated_items += 1
+            self.work.finished_one(produced=not event.cached and event.status == "done")
             self._tick()
         elif isinstance(event, RunFinished):
+            self.work.end()
             self.progress.update(self.task, description="done")
 
     def _tick(self) -> None:
-        elapsed = time.perf_counter() - (self.started or time.perf_counter())
+        elapsed = self.work.elapsed()
         rate = f"{self.tokens / elapsed:.0f} tok/s" if elapsed > 0 and self.tokens else ""
-        eta = "?"
-        if self.generated_items and elapsed > 0:
-            left = self.to_generate - self.generated_items
-            eta = f"{left * elapsed / self.generated_items:.0f}s"
-        self.progress.update(self.task, advance=1, rate=rate, eta=eta)
+        eta = self.work.eta()
+        self.progress.update(self.task, advance=1, rate=rate,
+                             eta="?" if eta is None else format_duration(eta))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from types import SimpleNamespace
 
 from conftest import ANSWERS, run_async, run_engine, screen_text, wait_for
@@ -11,6 +10,7 @@ from textual.widgets import DataTable, SelectionList
 
 from trust_tui.engine.backends.fake import FakeBackend
 from trust_tui.tui.screens.compare import CompareScreen, FlipScreen
+from trust_tui.tui.service import EngineService
 
 OTHER = dict(ANSWERS, t1="London.", s2="Sorry, no.")  # t1 pass→fail, s2 fail→pass
 
@@ -23,15 +23,14 @@ def other_script(request) -> str:
 
 
 class CompareApp(App):
-    """Just what the screen uses from the real app: config, make_backend, engine_idle."""
+    """Just what the screen uses from the real app: its engine service (config, backend, job)."""
 
     def __init__(self, env, **screen_args) -> None:
         super().__init__()
         self.env = env
         self.config = SimpleNamespace(store_path=env.store_path, bundle="tui-mini", profile="quick",
                                       backend=self.make_backend)
-        self.engine_idle = threading.Event()
-        self.engine_idle.set()
+        self.service = EngineService(self, self.config)
         self.screen_args = screen_args
 
     def make_backend(self, path):
@@ -133,7 +132,7 @@ def test_a_model_without_a_run_is_run_first(env):
             await shown(pilot, app, timeout=20)
             ids = [v.run["model_id"] for v in app.screen.comparison.variants]
             assert sorted(ids) == sorted([env.model_id, "other-model"])
-            assert app.engine_idle.is_set()
+            assert app.service.idle and app.service.data_version == 1  # the compare job ended
     run_async(go())
 
 

@@ -8,7 +8,6 @@ the store. Screens are registered by name in ``SCREEN_TYPES``, so a new one is o
 from __future__ import annotations
 
 import asyncio
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -89,11 +88,6 @@ class TrustApp(App):
         return SCREEN_TYPES["models"]()
 
     @property
-    def engine_idle(self) -> threading.Event:
-        """The service's idle event, for the compare screen, which still sets it itself."""
-        return self.service.idle_event
-
-    @property
     def store(self):
         """The UI thread's own read connection to the store (workers open their own)."""
         if self._store is None:
@@ -151,11 +145,7 @@ class TrustApp(App):
         self.exit()
 
     def _cancel_engines(self) -> None:
-        self.service.cancel()
-        # The compare screen still holds its own cancel event (it runs its own worker).
-        for screen in self.screen_stack:
-            if isinstance(screen, CompareScreen):
-                screen.cancel_event.set()
+        self.service.cancel()  # a run, a determinism check or a comparison that runs models
 
     def on_unmount(self) -> None:
         # Any other way out (ctrl+c, a crash in a screen): stop the engine and let it write

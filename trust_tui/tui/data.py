@@ -79,16 +79,9 @@ def percent(value: float | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None or seconds < 0 or math.isnan(seconds):
-        return "–"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    from trust_tui.engine.run.progress import format_duration
+
+    return format_duration(seconds)
 
 
 def home_short(path: Path | str) -> str:

@@ -57,11 +57,6 @@ class EngineService:
     def idle(self) -> bool:
         return self._idle.is_set()
 
-    @property
-    def idle_event(self) -> threading.Event:
-        """For code that still clears and sets the event itself (the compare screen)."""
-        return self._idle
-
     def wait_idle(self, timeout: float) -> bool:
         return self._idle.wait(timeout)
 

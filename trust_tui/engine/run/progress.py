@@ -41,6 +41,20 @@ def eta_seconds(remaining: int, elapsed: float, done: int,
     return remaining * (elapsed + prior * weight) / (done + weight)
 
 
+def format_duration(seconds: float | None) -> str:
+    """"42s", "3m05s", "1h02m"; "–" for no figure. The CLI's and the app's ETAs print through here."""
+    if seconds is None or seconds < 0 or math.isnan(seconds):
+        return "–"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
 def prior_unit_seconds(store, model_id: str | None, workload: list) -> float | None:
     """Seconds per generated answer for ``workload`` on this model, from the rates of past runs
     (``budget.estimate``); None when nothing was measured yet."""

@@ -1,9 +1,10 @@
 """Compare runs or models item by item: pick two or more, see each sub-task's difference from the
 reference with its paired test, and open a flipped item with both answers side by side.
 
-Self-contained: the screen reads the app's ``config`` (store path, bundle, profile), its
-``make_backend`` (the scripted fake in tests) and its ``engine_idle`` event when it has them.
-The comparison itself runs in a thread worker through ``trust_tui.engine.compare.comparison``.
+The screen reaches the engine through the app's ``service`` (tui/service.py): its config
+(store path, bundle, profile), its backend (the scripted fake in tests), and, when models are to
+be run or read token by token, its one engine job ("compare"), so a comparison never runs beside
+a run. A comparison of stored runs alone touches no model and runs in a worker of the screen.
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ from trust_tui.tui.text import safe
 
 BETTER_STYLE = {True: "green", False: "red", None: ""}
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def ref_kind(ref: str) -> str:
+    """"run" or "model": what a picker value (``run:12``, ``model:/path.gguf``) names."""
+    return ref.partition(":")[0]
+
+
+def ref_value(ref: str) -> int | str:
+    """The run id or the model path a picker value names (``model:`` alone: the default model)."""
+    kind, _, value = ref.partition(":")
+    return int(value) if kind == "run" else (value or "default")
 
 
 class CompareProgress(Message):
@@ -156,7 +168,8 @@ class CompareScreen(Screen):
         self.flip_filter: str | None = None  # a sub-task or dimension id
         self.shown_flips: dict[str, Any] = {}
         self.busy = False
-        self.cancel_event = threading.Event()
+        self.cancel_event = threading.Event()  # stops a comparison of stored runs
+        self._engine_job = False  # this screen started the service's "compare" job
 
     # ------------------------------------------------------------------ layout
 
@@ -187,24 +200,28 @@ class CompareScreen(Screen):
             self.load_stored(self.compare_id)
 
     def on_unmount(self) -> None:
-        self.cancel_event.set()  # a comparison in flight stops at its next item; finished work is kept
+        self._stop()  # a comparison in flight stops at its next item; finished work is kept
+
+    def _stop(self) -> None:
+        self.cancel_event.set()
+        service = self.app.service
+        if self._engine_job and service.job == "compare":
+            service.cancel()
 
     # ------------------------------------------------------------------ the app's services
 
     def _config(self):
-        return getattr(self.app, "config", None)
+        return self.app.service.config
 
     def _store_path(self):
-        config = self._config()
-        return getattr(config, "store_path", None)
+        return getattr(self._config(), "store_path", None)
 
     def _real_models(self) -> bool:
-        return getattr(self._config(), "backend", None) is None
+        return not self.app.service.scripted
 
     def _backend_factory(self):
-        if self._real_models() or not hasattr(self.app, "make_backend"):
-            return None
-        return self.app.make_backend
+        service = self.app.service
+        return service.make_backend if service.scripted else None
 
     def _spec(self):
         from trust_tui.engine.run.loop import RunSpec
@@ -251,8 +268,8 @@ class CompareScreen(Screen):
             choices.append((label, f"model:{path}"))
         known = {value for _, value in choices}
         for value in self.preselect:  # a model given by path that the store has not seen yet
-            if value not in known and value.startswith("model:"):
-                choices.append((safe("model " + Path(value[6:]).name, single_line=True), value))
+            if value not in known and ref_kind(value) == "model":
+                choices.append((safe("model " + Path(str(ref_value(value))).name, single_line=True), value))
         for label, value in choices:
             picker.add_option((label, value, value in self.preselect))
         if picker.option_count:
@@ -270,54 +287,60 @@ class CompareScreen(Screen):
         if len(refs) < 2:
             self.notify("Select at least two runs or models (space), then press c.", severity="warning")
             return
-        idle = getattr(self.app, "engine_idle", None)
-        needs_engine = any(r.startswith("model:") for r in refs) or self.query_one(Checkbox).value
-        if needs_engine and idle is not None and not idle.is_set():
-            self.notify("A run is still going; compare when it has stopped.", severity="warning")
-            return
+        with_agreement = self.query_one(Checkbox).value
+        needs_engine = with_agreement or any(ref_kind(r) == "model" for r in refs)
+        if needs_engine:
+            # Models to run or to read token by token: engine work, through the app's service.
+            started = self.app.service.start(
+                "compare", lambda store, cancel: self._compare(store, cancel, refs, with_agreement))
+            if not started:
+                self.notify("A run is still going; compare when it has stopped.", severity="warning")
+                return
+            self._engine_job = True
+        else:
+            self.run_compare(refs)
         self.busy = True
         self._status("comparing …")
-        self.run_compare(refs, self.query_one(Checkbox).value, needs_engine)
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
-    def run_compare(self, refs: list[str], with_agreement: bool, needs_engine: bool) -> None:
+    def run_compare(self, refs: list[str]) -> None:
+        """Stored runs only: no model is touched, so it may go while the engine is busy."""
+        with self.app.service.store() as store:
+            self._compare(store, self.cancel_event, refs, False)
+
+    def _compare(self, store, cancel: threading.Event, refs: list[str], with_agreement: bool) -> None:
+        """The comparison (engine/compare/comparison.py), in a thread; CompareLoaded at the end."""
         from trust_tui.engine.compare import agreement, comparison as compare
-        from trust_tui.engine.run.loop import RunFinished, RunPlanned
-        from trust_tui.engine.run.store import Store
+        from trust_tui.engine.run.loop import ItemFinished, RunPlanned
         from trust_tui.errors import TrustError
 
-        idle = getattr(self.app, "engine_idle", None)
-        if needs_engine and idle is not None:
-            idle.clear()
-        store = Store(self._store_path())
         counts = {"done": 0, "total": 0}
 
         def listener(event) -> None:
             if isinstance(event, RunPlanned):
                 counts.update(done=0, total=event.total)
-            elif isinstance(event, RunFinished):
-                return
-            elif type(event).__name__ == "ItemFinished":
+            elif isinstance(event, ItemFinished):
                 counts["done"] += 1
                 self.post_message(CompareProgress(f"running: {counts['done']}/{counts['total']} items"))
 
         try:
-            values = [int(r[4:]) if r.startswith("run:") else (r[6:] or "default") for r in refs]
             result = compare.compare(
-                store, values, self._spec(), reference="largest",
+                store, [ref_value(r) for r in refs], self._spec(), reference="largest",
                 agreement_items=agreement.DEFAULT_ITEMS if with_agreement else 0, speed=with_agreement,
                 listener=listener, on_stage=lambda text: self.post_message(CompareProgress(text)),
                 agreement_progress=lambda done, total: self.post_message(
                     CompareProgress(f"next-token agreement: {done}/{total} items")),
-                cancel=self.cancel_event, backend_factory=self._backend_factory(),
+                cancel=cancel, backend_factory=self._backend_factory(),
                 isolate=self._backend_factory() is None)
             self.post_message(CompareLoaded("comparison", result))
         except TrustError as exc:
             self.post_message(CompareLoaded("comparison", None, str(exc)))
-        finally:
-            store.close()
-            if needs_engine and idle is not None:
-                idle.set()
+        except MemoryError:
+            from trust_tui.tui.service import OUT_OF_MEMORY
+
+            self.post_message(CompareLoaded("comparison", None, OUT_OF_MEMORY))
+        except Exception as exc:  # noqa: BLE001 - a bug in the engine must not leave the screen busy
+            self.post_message(CompareLoaded("comparison", None, f"{type(exc).__name__}: {exc}"))
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def load_stored(self, compare_id: int) -> None:
@@ -506,5 +529,5 @@ class CompareScreen(Screen):
             self._fill_flips()
 
     def action_back(self) -> None:
-        self.cancel_event.set()
+        self._stop()
         self.dismiss()
