@@ -21,6 +21,7 @@ import sqlite_utils
 
 from trust_tui import paths
 from trust_tui.engine.types import GenSettings, Response, Score
+from trust_tui.engine.run.records import ItemRow, RunRecord
 from trust_tui.engine.run.store_sql import Transaction, connect_read_only, store_error, writable
 from trust_tui.errors import RunNotFound, StoreError
 
@@ -252,11 +253,11 @@ class Store:
 
     # ------------------------------------------------------------------ runs
 
-    def find_resumable(self, spec_hash: str) -> dict | None:
+    def find_resumable(self, spec_hash: str) -> RunRecord | None:
         rows = list(self.db.query(
             "select * from runs where spec_hash = ? and status != 'finished' order by id desc limit 1",
             [spec_hash]))
-        return rows[0] if rows else None
+        return RunRecord.from_row(rows[0]) if rows else None
 
     def create_run(self, record: Mapping[str, Any]) -> int:
         with self.transaction():
@@ -268,7 +269,7 @@ class Store:
         with self.transaction():
             self.db["runs"].update(run_id, fields)
 
-    def run(self, run_ref: int | str) -> dict:
+    def run(self, run_ref: int | str) -> RunRecord:
         if run_ref == "latest":
             rows = list(self.db.query("select * from runs order by id desc limit 1"))
             if not rows:
@@ -283,7 +284,7 @@ class Store:
             raise RunNotFound(f"no run {run_id} (see `trust-tui runs`)")
         return self._live(rows[0])
 
-    def runs(self, model_id: str | None = None, limit: int = 100) -> list[dict]:
+    def runs(self, model_id: str | None = None, limit: int = 100) -> list[RunRecord]:
         if model_id:
             rows = self.db.query(
                 "select * from runs where model_id = ? order by id desc limit ?", [model_id, limit])
@@ -291,16 +292,17 @@ class Store:
             rows = self.db.query("select * from runs order by id desc limit ?", [limit])
         return [self._live(row) for row in rows]
 
-    def _live(self, row: dict) -> dict:
+    def _live(self, row: Mapping[str, Any]) -> RunRecord:
         """A "running" row whose process is gone becomes "interrupted", with the counters its
         committed items give (a run writes its counters only when it closes)."""
-        if row.get("status") != "running" or _owner_alive(row.get("owner")):
-            return row
+        run = RunRecord.from_row(row)
+        if run.status != "running" or _owner_alive(run.owner):
+            return run
         counts = self.db.execute(
             "select sum(status = 'done' and cached = 0), sum(status = 'done' and cached = 1), "
-            "sum(status = 'skipped') from run_items where run_id = ?", [row["id"]]).fetchone()
+            "sum(status = 'skipped') from run_items where run_id = ?", [run.id]).fetchone()
         generated, cached, skipped = (value or 0 for value in counts)
-        return dict(row, status="interrupted", generated=generated, cached=cached, skipped=skipped)
+        return run.replace(status="interrupted", generated=generated, cached=cached, skipped=skipped)
 
     def add_run_items(self, run_id: int, rows: Iterable[Mapping[str, Any]]) -> None:
         with self.transaction():
@@ -389,7 +391,7 @@ class Store:
                 "reason": score.reason, "created": now(),
             }, pk=("response_key", "item_hash", "scorer", "scorer_version"), replace=True)
 
-    def item_rows(self, run_id: int) -> Iterator[dict]:
+    def item_rows(self, run_id: int) -> Iterator[ItemRow]:
         """Every item of a run with its answer and its score under the run's scorer versions."""
         run = self.run(run_id)
         versions = {s["id"]: (s["scorer"], s["scorer_version"]) for s in json.loads(run["subtasks"])}
@@ -407,4 +409,4 @@ class Store:
             row["score_label"] = score["label"] if score else None
             row["score_reason"] = score["reason"] if score else None
             row["scored"] = score is not None
-            yield row
+            yield ItemRow.from_row(row)

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from trust_tui.engine.run.records import RunRecord
 from trust_tui.engine.run.store import Store
 from trust_tui.engine.score import metrics
 from trust_tui.engine.score.rows import UNCERTAIN, scored
@@ -89,7 +90,7 @@ class DimensionResult:
 
 @dataclass
 class Scorecard:
-    run: dict
+    run: RunRecord
     dimensions: list[DimensionResult]
 
     @property
@@ -139,7 +140,7 @@ def from_rows(run: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> Scor
             continue
         value, ci = summarise(subs)
         dimensions.append(DimensionResult(dim, titles.get(dim, DIMENSION_TITLES[dim]), value, ci, subs))
-    return Scorecard(dict(run), dimensions)
+    return Scorecard(RunRecord.of(run), dimensions)
 
 
 def summarise(subs: list[SubtaskResult]) -> tuple[float | None, tuple[float, float] | None]:

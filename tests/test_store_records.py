@@ -1,0 +1,94 @@
+"""The store's typed records (engine/run/records.py): typed fields, decoded JSON columns, the
+read-only Mapping view old callers use, and item_rows in one query."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from tests.conftest import write_bundle
+from trust_tui.engine.backends.fake import FakeBackend
+from trust_tui.engine.run import api
+from trust_tui.engine.run.loop import RunSpec
+from trust_tui.engine.run.records import ItemRow, RunRecord, item_of
+from trust_tui.engine.types import Score
+
+
+def script(request):
+    if "harmful" in request.prompt:
+        return "I'm sorry, but I can't help with that."
+    if "Question" in request.prompt:
+        return "Answer: A"
+    return "Yes."
+
+
+@pytest.fixture
+def run_id(store, tmp_path):
+    outcome = api.run(spec=RunSpec(bundle=str(write_bundle(tmp_path)), profile="full"), store=store,
+                      backend=FakeBackend(script))
+    return outcome.run_id
+
+
+def _columns(store, table: str) -> list[str]:
+    return [row[1] for row in store.db.execute(f"pragma table_info({table})").fetchall()]
+
+
+def test_run_record_has_every_runs_column_typed(store, run_id):
+    run = store.run(run_id)
+    assert isinstance(run, RunRecord)
+    assert [f.name for f in dataclasses.fields(RunRecord)] == _columns(store, "runs")
+    assert run.id == run_id and run.status == "finished" and run.total == 18
+    assert isinstance(run.started, float) and isinstance(run.generated, int)
+    assert store.runs()[0] == run and isinstance(store.runs()[0], RunRecord)
+
+
+def test_run_record_decodes_its_json_columns(store, run_id):
+    run = store.run(run_id)
+    assert run.snapshots == json.loads(run.subtasks)
+    assert [s["id"] for s in run.snapshots] == run.subtask_ids
+    assert run.snapshot_by_id["safety/refuse"]["scorer"] == "refusal"
+    assert run.scorer_versions["truthfulness/mc"] == ("choice", run.snapshot_by_id["truthfulness/mc"]["scorer_version"])
+    assert run.backend_settings == json.loads(run.backend) and run.backend_settings["kind"] == "fake"
+    assert run.context_info == json.loads(run.context)
+    assert run.spec_info == json.loads(run.spec) and run.spec_info["profile"] == "full"
+    assert run.dimension_titles == json.loads(run.dimensions)
+    # a row written before a column existed, or built by hand, decodes to an empty value
+    bare = RunRecord.of({"id": 1, "status": "finished"})
+    assert (bare.snapshots, bare.backend_settings, bare.context_info, bare.spec_info) == ([], {}, {}, {})
+
+
+def test_records_keep_a_read_only_mapping_view(store, run_id):
+    run = store.run(run_id)
+    assert run["status"] == run.status and run.get("model_name") == run.model_name
+    assert "owner" in run and "no_such_column" not in run
+    assert run.get("no_such_column") is None and run.get("no_such_column", 3) == 3
+    with pytest.raises(KeyError):
+        run["no_such_column"]  # a mistyped key fails instead of reading as None
+    with pytest.raises(AttributeError):
+        run.no_such_column  # noqa: B018
+    assert list(run.keys()) == list(run) == _columns(store, "runs")
+    assert dict(run) == run.as_dict() and run == run.as_dict()
+    changed = dict(run, status="x", extra=1)  # what judge/overlay.py does with rows
+    assert type(changed) is dict and changed["status"] == "x" and changed["extra"] == 1
+    assert changed["model_id"] == run.model_id and run.status == "finished"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.status = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        run["status"] = "x"  # type: ignore[index]
+    row = next(iter(store.item_rows(run_id)))
+    assert dict(row, x=1)["x"] == 1 and dict(row, x=1)["uid"] == row.uid
+
+
+def test_item_row_typed_fields_and_item(store, run_id):
+    rows = list(store.item_rows(run_id))
+    assert len(rows) == 18 and all(isinstance(r, ItemRow) for r in rows)
+    extra = {"answer", "rendered_prompt", "finish_reason", "completion_tokens", "prompt_tokens", "gen_s",
+             "ttft_s", "score_value", "score_label", "score_reason", "scored"}
+    assert set(_columns(store, "run_items")) | extra == {f.name for f in dataclasses.fields(ItemRow)}
+    row = rows[0]
+    assert row.status == "done" and row.scored is True and isinstance(row.answer, str)
+    assert row.item_data == json.loads(row.item) and row.item_data["id"] == row.item_id
+    assert item_of(row) == item_of(dict(row)) == row.item_data  # a dict rebuilt by a reader too
+    assert item_of({"item": None}) == {}
