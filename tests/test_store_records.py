@@ -92,3 +92,59 @@ def test_item_row_typed_fields_and_item(store, run_id):
     assert row.item_data == json.loads(row.item) and row.item_data["id"] == row.item_id
     assert item_of(row) == item_of(dict(row)) == row.item_data  # a dict rebuilt by a reader too
     assert item_of({"item": None}) == {}
+
+
+def _old_item_rows(store, run_id):
+    """item_rows as it was before it became one query: one score lookup per row."""
+    run = store.run(run_id)
+    versions = {s["id"]: (s["scorer"], s["scorer_version"]) for s in json.loads(run["subtasks"])}
+    out = []
+    for row in store.db.query(
+        "select ri.*, r.text as answer, r.prompt as rendered_prompt, r.finish_reason, "
+        "r.completion_tokens, r.prompt_tokens, r.gen_s, r.ttft_s "
+        "from run_items ri left join responses r on r.key = ri.response_key "
+        "where ri.run_id = ? order by ri.position", [run_id]
+    ):
+        scorer, version = versions.get(row["subtask"], (None, None))
+        score = None
+        if row["status"] == "done" and scorer:
+            score = store.score_for(row["response_key"], row["item_hash"], scorer, version)
+        row["score_value"] = score["value"] if score else None
+        row["score_label"] = score["label"] if score else None
+        row["score_reason"] = score["reason"] if score else None
+        row["scored"] = score is not None
+        out.append(row)
+    return out
+
+
+def test_item_rows_is_one_query_and_equals_the_per_row_lookup(store, run_id):
+    rows = list(store.item_rows(run_id))
+    done, skipped, pending = rows[0], rows[1], rows[2]
+    store.skip_item(run_id, skipped.uid, "prompt too long")
+    store.db.execute("update run_items set status = 'pending' where run_id = ? and uid = ?", [run_id, pending.uid])
+    # the same answer scored again under another version of its scorer: only the run's version shows
+    scorer, version = store.run(run_id).scorer_versions[done.subtask]
+    store.save_score(done.response_key, done.item_hash, scorer, version + 1, Score(0.25, "other", "v2"))
+    statements = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        rows = list(store.item_rows(run_id))
+    finally:
+        store.db.conn.set_trace_callback(None)
+    queries = [s for s in statements if s.split()[0].lower() in ("select", "with")]  # not SAVEPOINTs
+    assert len(queries) == 1  # the run's rows cost one query, not one per row
+    assert [r.as_dict() for r in rows] == _old_item_rows(store, run_id)
+    by_uid = {r.uid: r for r in rows}
+    assert by_uid[done.uid].score_label == done.score_label != "other" and by_uid[done.uid].scored
+    assert by_uid[skipped.uid].status == "skipped" and not by_uid[skipped.uid].scored
+    assert by_uid[skipped.uid].score_value is None and by_uid[skipped.uid].reason == "prompt too long"
+    assert by_uid[pending.uid].status == "pending" and not by_uid[pending.uid].scored
+    assert by_uid[pending.uid].answer == pending.answer  # the answer is joined whatever the status
+    assert list(store.item_rows("latest")) == rows
+
+
+def test_item_rows_of_a_missing_run(store):
+    from trust_tui.errors import RunNotFound
+
+    with pytest.raises(RunNotFound, match="no run 7"):
+        list(store.item_rows(7))

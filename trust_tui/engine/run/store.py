@@ -391,22 +391,35 @@ class Store:
                 "reason": score.reason, "created": now(),
             }, pk=("response_key", "item_hash", "scorer", "scorer_version"), replace=True)
 
-    def item_rows(self, run_id: int) -> Iterator[ItemRow]:
+    # Every item of a run with its answer and its score under the scorer and version the run's
+    # sub-task snapshot names (runs.subtasks, read with json_each): one query for the whole run.
+    # A score stored under another version of the scorer (a rescore, an older run) is not shown.
+    _ITEM_ROWS = """
+        with versions(subtask, scorer, scorer_version) as (
+            select json_extract(snap.value, '$.id'), json_extract(snap.value, '$.scorer'),
+                   json_extract(snap.value, '$.scorer_version')
+            from runs, json_each(runs.subtasks) as snap where runs.id = :run_id
+        )
+        select ri.*, r.text as answer, r.prompt as rendered_prompt, r.finish_reason,
+               r.completion_tokens, r.prompt_tokens, r.gen_s, r.ttft_s,
+               s.value as score_value, s.label as score_label, s.reason as score_reason,
+               s.response_key is not null as scored
+        from run_items ri
+        left join responses r on r.key = ri.response_key
+        left join versions v on v.subtask = ri.subtask
+        left join scores s on ri.status = 'done' and v.scorer <> ''
+            and s.response_key = ri.response_key and s.item_hash = ri.item_hash
+            and s.scorer = v.scorer and s.scorer_version = v.scorer_version
+        where ri.run_id = :run_id
+        order by ri.position"""
+
+    def item_rows(self, run_ref: int | str) -> Iterator[ItemRow]:
         """Every item of a run with its answer and its score under the run's scorer versions."""
-        run = self.run(run_id)
-        versions = {s["id"]: (s["scorer"], s["scorer_version"]) for s in json.loads(run["subtasks"])}
-        for row in self.db.query(
-            "select ri.*, r.text as answer, r.prompt as rendered_prompt, r.finish_reason, "
-            "r.completion_tokens, r.prompt_tokens, r.gen_s, r.ttft_s "
-            "from run_items ri left join responses r on r.key = ri.response_key "
-            "where ri.run_id = ? order by ri.position", [run_id]
-        ):
-            scorer, version = versions.get(row["subtask"], (None, None))
-            score = None
-            if row["status"] == "done" and scorer:
-                score = self.score_for(row["response_key"], row["item_hash"], scorer, version)
-            row["score_value"] = score["value"] if score else None
-            row["score_label"] = score["label"] if score else None
-            row["score_reason"] = score["reason"] if score else None
-            row["scored"] = score is not None
+        run_id = run_ref if isinstance(run_ref, int) else self.run(run_ref).id
+        found = False
+        for row in self.db.query(self._ITEM_ROWS, {"run_id": run_id}):
+            found = True
+            row["scored"] = bool(row["scored"])
             yield ItemRow.from_row(row)
+        if not found:
+            self.run(run_id)  # no run by that id raises RunNotFound, as store.run does
