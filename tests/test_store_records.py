@@ -148,3 +148,37 @@ def test_item_rows_of_a_missing_run(store):
 
     with pytest.raises(RunNotFound, match="no run 7"):
         list(store.item_rows(7))
+
+
+def test_resolve_run_latest_id_and_bad_refs(store):
+    from trust_tui.errors import RunNotFound
+
+    with pytest.raises(RunNotFound, match=r"^no runs yet: start one with `trust-tui run`$"):
+        store.resolve_run("latest")
+    first = store.create_run({"spec_hash": "a", "status": "finished", "subtasks": "[]"})
+    second = store.create_run({"spec_hash": "b", "status": "finished", "subtasks": "[]"})
+    assert store.resolve_run("latest") == second == store.run("latest").id
+    assert store.resolve_run(first) == store.resolve_run(str(first)) == first
+    with pytest.raises(RunNotFound, match=r"^no run 99 \(see `trust-tui runs`\)$"):
+        store.resolve_run(99)
+    with pytest.raises(RunNotFound, match=r"^run id must be a number or 'latest', got 'last'$"):
+        store.run("last")
+
+
+def test_comparison_records_and_their_resolver(store):
+    from trust_tui.engine.run.records import ComparisonRecord
+    from trust_tui.errors import RunNotFound
+
+    with pytest.raises(RunNotFound, match=r"^no comparisons yet: make one with `trust-tui compare A B`$"):
+        store.comparison("latest")
+    saved = store.save_comparison([2, 1], False, {"problems": [], "rule": "position 1"}, {"seed": 1},
+                                  {"agreement": {}})
+    record = store.comparison("latest")
+    assert isinstance(record, ComparisonRecord) and record.id == saved and record.reference_run == 2
+    assert record.run_id_list == [2, 1] and record.comparability_info["rule"] == "position 1"
+    assert record.options_info == {"seed": 1} and record.measurements_info == {"agreement": {}}
+    assert store.comparisons() == [record]
+    with pytest.raises(RunNotFound, match=r"^no comparison 5 \(see `trust-tui compare`\)$"):
+        store.comparison(5)
+    with pytest.raises(RunNotFound, match=r"^comparison id must be a number or 'latest', got 'x'$"):
+        store.comparison("x")

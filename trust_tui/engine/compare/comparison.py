@@ -51,10 +51,11 @@ from trust_tui.engine.compare.stats import (
     unit_rows,
     unit_values,  # noqa: F401  (re-exported)
 )
-from trust_tui.engine.run.store import Store, canonical_json, now
+from trust_tui.engine.run.records import ComparisonRecord
+from trust_tui.engine.run.store import Store, now
 from trust_tui.engine.score import metrics
 from trust_tui.engine.score.rows import item_of as _item
-from trust_tui.errors import Cancelled, RunNotFound, TrustError
+from trust_tui.errors import Cancelled, TrustError
 
 
 class NotComparable(TrustError):
@@ -380,46 +381,25 @@ def _holm(tests: list[Test]) -> None:
 
 def save(store: Store, run_ids: Sequence[int], reference_rule: str, forced: bool,
          problems: Sequence[str], options: Mapping[str, Any], measurements: Mapping[str, Any]) -> int:
-    with store.transaction():
-        table = store.db["comparisons"]
-        table.insert({
-            "created": now(), "run_ids": canonical_json(list(run_ids)), "reference_run": run_ids[0],
-            "forced": int(forced),
-            "comparability": canonical_json({"problems": list(problems), "rule": reference_rule}),
-            "options": canonical_json(dict(options)),
-            "measurements": canonical_json(dict(measurements)),
-        })
-        return table.last_pk
+    return store.save_comparison(list(run_ids), forced, {"problems": list(problems), "rule": reference_rule},
+                                 options, measurements)
 
 
-def record(store: Store, ref: int | str) -> dict:
-    if str(ref) == "latest":
-        rows = list(store.db.query("select * from comparisons order by id desc limit 1"))
-        if not rows:
-            raise RunNotFound("no comparisons yet: make one with `trust-tui compare A B`")
-        return rows[0]
-    try:
-        compare_id = int(ref)
-    except (TypeError, ValueError):
-        raise RunNotFound(f"comparison id must be a number or 'latest', got {ref!r}") from None
-    rows = list(store.db.query("select * from comparisons where id = ?", [compare_id]))
-    if not rows:
-        raise RunNotFound(f"no comparison {compare_id} (see `trust-tui compare`)")
-    return rows[0]
+def record(store: Store, ref: int | str) -> ComparisonRecord:
+    return store.comparison(ref)
 
 
-def records(store: Store, limit: int = 50) -> list[dict]:
-    return list(store.db.query("select * from comparisons order by id desc limit ?", [limit]))
+def records(store: Store, limit: int = 50) -> list[ComparisonRecord]:
+    return store.comparisons(limit)
 
 
 def load(store: Store, ref: int | str) -> Comparison:
     """A stored comparison, recomputed from its runs' stored answers and scores."""
     row = record(store, ref)
-    comparability = json.loads(row["comparability"] or "{}")
-    return build(store, json.loads(row["run_ids"]), comparability.get("rule", "position 1"),
-                 bool(row["forced"]), comparability.get("problems", []),
-                 json.loads(row["measurements"] or "{}"), row["id"], row["created"],
-                 json.loads(row["options"] or "{}"))
+    comparability = row.comparability_info
+    return build(store, row.run_id_list, comparability.get("rule", "position 1"),
+                 bool(row.forced), comparability.get("problems", []),
+                 row.measurements_info, row.id, row.created, row.options_info)
 
 
 def compare(store: Store, refs: Sequence[str | int], spec=None, options=None,

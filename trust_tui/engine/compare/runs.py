@@ -148,7 +148,7 @@ def resolve(store: Store, refs: Sequence[str | int], spec=None, options=None, li
     for ref in refs:
         text = str(ref)
         if isinstance(ref, int) or ((text.isdigit() or text == "latest") and not Path(text).exists()):
-            kinds.append(("run", store.run(text)["id"]))
+            kinds.append(("run", store.resolve_run(text)))
         elif text == "default" and not Path(text).exists():
             kinds.append(("model", None))
         else:

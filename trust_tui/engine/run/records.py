@@ -184,3 +184,35 @@ def item_of(row: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(row, ItemRow):
         return row.item_data
     return decoded(row.get("item"), {})
+
+
+@_with_keys
+@dataclass(frozen=True, eq=False)
+class ComparisonRecord(_Record):
+    """One row of ``comparisons`` (store._m2): the runs compared and what only running the
+    models measured; every score is recomputed from the runs."""
+
+    id: int | None = None
+    created: float | None = None
+    run_ids: str | None = None  # JSON: the runs, the reference first (run_id_list)
+    reference_run: int | None = None
+    forced: int | None = None
+    comparability: str | None = None  # JSON: {"problems": [...], "rule": ...} (comparability_info)
+    options: str | None = None  # JSON (options_info)
+    measurements: str | None = None  # JSON: agreement and speed (measurements_info)
+
+    @property
+    def run_id_list(self) -> list[int]:
+        return decoded(self.run_ids, [])
+
+    @property
+    def comparability_info(self) -> dict[str, Any]:
+        return decoded(self.comparability, {})
+
+    @property
+    def options_info(self) -> dict[str, Any]:
+        return decoded(self.options, {})
+
+    @property
+    def measurements_info(self) -> dict[str, Any]:
+        return decoded(self.measurements, {})

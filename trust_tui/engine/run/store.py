@@ -21,7 +21,7 @@ import sqlite_utils
 
 from trust_tui import paths
 from trust_tui.engine.types import GenSettings, Response, Score
-from trust_tui.engine.run.records import ItemRow, RunRecord
+from trust_tui.engine.run.records import ComparisonRecord, ItemRow, RunRecord
 from trust_tui.engine.run.store_sql import Transaction, connect_read_only, store_error, writable
 from trust_tui.errors import RunNotFound, StoreError
 
@@ -269,20 +269,29 @@ class Store:
         with self.transaction():
             self.db["runs"].update(run_id, fields)
 
-    def run(self, run_ref: int | str) -> RunRecord:
-        if run_ref == "latest":
-            rows = list(self.db.query("select * from runs order by id desc limit 1"))
+    def _by_ref(self, table: str, ref: int | str, noun: str, none_yet: str, listed_by: str) -> dict:
+        """The row of ``table`` that ``ref`` names: "latest" or an id (runs and comparisons)."""
+        if str(ref) == "latest":
+            rows = list(self.db.query(f"select * from {table} order by id desc limit 1"))
             if not rows:
-                raise RunNotFound("no runs yet: start one with `trust-tui run`")
-            return self._live(rows[0])
+                raise RunNotFound(f"no {table} yet: {none_yet}")
+            return rows[0]
         try:
-            run_id = int(run_ref)
+            row_id = int(ref)
         except (TypeError, ValueError):
-            raise RunNotFound(f"run id must be a number or 'latest', got {run_ref!r}") from None
-        rows = list(self.db.query("select * from runs where id = ?", [run_id]))
+            raise RunNotFound(f"{noun} id must be a number or 'latest', got {ref!r}") from None
+        rows = list(self.db.query(f"select * from {table} where id = ?", [row_id]))
         if not rows:
-            raise RunNotFound(f"no run {run_id} (see `trust-tui runs`)")
-        return self._live(rows[0])
+            raise RunNotFound(f"no {noun} {row_id} (see `{listed_by}`)")
+        return rows[0]
+
+    def resolve_run(self, run_ref: int | str) -> int:
+        """The id of the run ``run_ref`` names ("latest" or an id); RunNotFound otherwise."""
+        return self._by_ref("runs", run_ref, "run", "start one with `trust-tui run`", "trust-tui runs")["id"]
+
+    def run(self, run_ref: int | str) -> RunRecord:
+        return self._live(self._by_ref("runs", run_ref, "run", "start one with `trust-tui run`",
+                                       "trust-tui runs"))
 
     def runs(self, model_id: str | None = None, limit: int = 100) -> list[RunRecord]:
         if model_id:
@@ -303,6 +312,29 @@ class Store:
             "sum(status = 'skipped') from run_items where run_id = ?", [run.id]).fetchone()
         generated, cached, skipped = (value or 0 for value in counts)
         return run.replace(status="interrupted", generated=generated, cached=cached, skipped=skipped)
+
+    # ------------------------------------------------------------------ comparisons
+
+    def save_comparison(self, run_ids: list[int], forced: bool, comparability: Mapping[str, Any],
+                        options: Mapping[str, Any], measurements: Mapping[str, Any]) -> int:
+        with self.transaction():
+            table = self.db["comparisons"]
+            table.insert({
+                "created": now(), "run_ids": canonical_json(list(run_ids)), "reference_run": run_ids[0],
+                "forced": int(forced), "comparability": canonical_json(dict(comparability)),
+                "options": canonical_json(dict(options)), "measurements": canonical_json(dict(measurements)),
+            })
+            return table.last_pk
+
+    def comparison(self, ref: int | str) -> ComparisonRecord:
+        return ComparisonRecord.from_row(self._by_ref(
+            "comparisons", ref, "comparison", "make one with `trust-tui compare A B`", "trust-tui compare"))
+
+    def comparisons(self, limit: int = 50) -> list[ComparisonRecord]:
+        return [ComparisonRecord.from_row(row) for row in
+                self.db.query("select * from comparisons order by id desc limit ?", [limit])]
+
+    # ------------------------------------------------------------------ run items
 
     def add_run_items(self, run_id: int, rows: Iterable[Mapping[str, Any]]) -> None:
         with self.transaction():
@@ -415,11 +447,11 @@ class Store:
 
     def item_rows(self, run_ref: int | str) -> Iterator[ItemRow]:
         """Every item of a run with its answer and its score under the run's scorer versions."""
-        run_id = run_ref if isinstance(run_ref, int) else self.run(run_ref).id
+        run_id = run_ref if isinstance(run_ref, int) else self.resolve_run(run_ref)
         found = False
         for row in self.db.query(self._ITEM_ROWS, {"run_id": run_id}):
             found = True
             row["scored"] = bool(row["scored"])
             yield ItemRow.from_row(row)
         if not found:
-            self.run(run_id)  # no run by that id raises RunNotFound, as store.run does
+            self.resolve_run(run_id)  # no run by that id raises RunNotFound, as store.run does
