@@ -347,9 +347,7 @@ class Runner:
         status, error = "finished", ""
         try:
             self._generate(run_id, to_generate, cancel, counters)
-            if cancel.is_set() and any(
-                    self.store.db.execute("select 1 from run_items where run_id = ? and status = 'pending' limit 1",
-                                          [run_id]).fetchone() or []):
+            if cancel.is_set() and self.store.has_pending(run_id):
                 status = "cancelled"
         except KeyboardInterrupt:
             status = "cancelled"

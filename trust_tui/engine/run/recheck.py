@@ -199,17 +199,12 @@ def describe(result: Recheck) -> list[str]:
 
 
 def save(store: Store, result: Recheck) -> int:
-    from trust_tui.engine.run.store import canonical_json, now
-
-    with store.transaction():
-        return store.db["rechecks"].insert({"run_id": result.run_id, "created": now(), "sample": result.sample,
-                                            "result": canonical_json(result.as_dict())}).last_pk
+    return store.save_recheck(result.run_id, result.sample, result.as_dict())
 
 
 def latest(store: Store, run_id: int) -> dict | None:
     """The run's most recent determinism check (its as_dict form), or None."""
-    rows = list(store.db.query("select result from rechecks where run_id = ? order by id desc limit 1", [run_id]))
-    return json.loads(rows[0]["result"]) if rows else None
+    return store.latest_recheck(run_id)
 
 
 def lines_of(saved: Mapping[str, Any]) -> list[str]:

@@ -251,6 +251,10 @@ class Store:
         rows = list(self.db.query("select * from models where sha256 = ?", [sha256]))
         return rows[0] if rows else None
 
+    def models(self, limit: int = 100) -> list[dict]:
+        """The fingerprinted model files, the most recently seen first."""
+        return list(self.db.query("select * from models order by last_seen desc limit ?", [limit]))
+
     # ------------------------------------------------------------------ runs
 
     def find_resumable(self, spec_hash: str) -> RunRecord | None:
@@ -312,6 +316,48 @@ class Store:
             "sum(status = 'skipped') from run_items where run_id = ?", [run.id]).fetchone()
         generated, cached, skipped = (value or 0 for value in counts)
         return run.replace(status="interrupted", generated=generated, cached=cached, skipped=skipped)
+
+    def peer_runs(self, comparability_hash: str, run_id: int, model_id: str | None) -> list[dict]:
+        """(id, model_id, model_name) of the finished runs of other models measured the same way
+        (same comparability hash), newest first (compare/reference_runs.py)."""
+        return list(self.db.query(
+            "select id, model_id, model_name from runs where comparability_hash = ? and status = 'finished' "
+            "and id != ? and coalesce(model_id, '') != coalesce(?, '') order by id desc",
+            [comparability_hash, run_id, model_id]))
+
+    def unparseable_counts(self, bundle: str, other_than: int) -> list[tuple[int, int, int]]:
+        """(run id, done, unparseable) of the last 20 other finished runs of ``bundle``
+        (run/health.py: an unreadable answer has no value and is not "uncertain")."""
+        return self.db.execute(
+            "select ri.run_id, sum(ri.status = 'done'), "
+            "sum(ri.status = 'done' and s.value is null and coalesce(s.label, '') != 'uncertain') "
+            "from runs ru join run_items ri on ri.run_id = ru.id "
+            "left join scores s on s.response_key = ri.response_key and s.item_hash = ri.item_hash "
+            "where ru.bundle = ? and ru.id != ? and ru.status = 'finished' "
+            "group by ri.run_id order by ri.run_id desc limit 20",
+            [bundle, other_than]).fetchall()
+
+    def skip_reasons(self, run_id: int) -> list[str | None]:
+        """The reason of each skipped item of a run."""
+        return [reason for (reason,) in self.db.execute(
+            "select reason from run_items where run_id = ? and status = 'skipped'", [run_id]).fetchall()]
+
+    def has_pending(self, run_id: int) -> bool:
+        return self.db.execute("select 1 from run_items where run_id = ? and status = 'pending' limit 1",
+                               [run_id]).fetchone() is not None
+
+    # ------------------------------------------------------------------ rechecks
+
+    def save_recheck(self, run_id: int, sample: int, result: Mapping[str, Any]) -> int:
+        with self.transaction():
+            return self.db["rechecks"].insert({"run_id": run_id, "created": now(), "sample": sample,
+                                               "result": canonical_json(dict(result))}).last_pk
+
+    def latest_recheck(self, run_id: int) -> dict | None:
+        """The run's most recent determinism check (run/recheck.py's as_dict form), or None."""
+        row = self.db.execute("select result from rechecks where run_id = ? order by id desc limit 1",
+                              [run_id]).fetchone()
+        return json.loads(row[0]) if row else None
 
     # ------------------------------------------------------------------ comparisons
 
