@@ -21,7 +21,7 @@ import sqlite_utils
 
 from trust_tui import paths
 from trust_tui.engine.types import GenSettings, Response, Score
-from trust_tui.engine.run.records import ComparisonRecord, ItemRow, RunRecord
+from trust_tui.engine.run.records import ComparisonRecord, ItemRow, RunRecord, decoded
 from trust_tui.engine.run.store_sql import Transaction, connect_read_only, store_error, writable
 from trust_tui.errors import RunNotFound, StoreError
 
@@ -357,7 +357,7 @@ class Store:
         """The run's most recent determinism check (run/recheck.py's as_dict form), or None."""
         row = self.db.execute("select result from rechecks where run_id = ? order by id desc limit 1",
                               [run_id]).fetchone()
-        return json.loads(row[0]) if row else None
+        return decoded(row[0], None) if row else None
 
     # ------------------------------------------------------------------ comparisons
 

@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from trust_tui.engine.run.records import RunRecord
 from trust_tui.tui import data
 from trust_tui.tui.messages import DataLoaded
 from trust_tui.tui.text import safe
@@ -124,8 +125,6 @@ class HistoryScreen(Screen):
         self.dismiss()
 
 
-def _partial(run: dict) -> bool:
-    import json
-
-    spec = json.loads(run.get("spec") or "{}")
+def _partial(run: RunRecord) -> bool:
+    spec = run.spec_info
     return bool(spec.get("dimensions") or spec.get("subtasks"))

@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from trust_tui.engine.run.records import item_of
 from trust_tui.tui.text import safe
 
 VERDICT_STYLE = {"pass": "green", "fail": "bold red", "unparseable": "bold yellow", "uncertain": "bold magenta",
@@ -48,7 +49,7 @@ class ItemDetail(VerticalScroll):
             for widget in (prompt, answer, reason):
                 widget.update("")
             return
-        item = json.loads(row["item"]) if row.get("item") else {}
+        item = item_of(row)
         title = Text()
         title.append_text(safe(row["uid"], "bold"))
         title.append("  ")
