@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from trust_tui.engine.run.records import RunRecord
 from trust_tui.tui import data
 from trust_tui.tui.messages import DataLoaded
 from trust_tui.tui.text import safe
+
+if TYPE_CHECKING:  # importing the app loads no engine module (tests/tui/test_comfort.py)
+    from trust_tui.engine.run.records import RunRecord
 
 STATUS_STYLE = {"finished": "green", "cancelled": "yellow", "interrupted": "yellow", "failed": "red",
                 "running": "cyan"}

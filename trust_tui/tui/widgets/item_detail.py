@@ -10,7 +10,6 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from trust_tui.engine.run.records import item_of
 from trust_tui.tui.text import safe
 
 VERDICT_STYLE = {"pass": "green", "fail": "bold red", "unparseable": "bold yellow", "uncertain": "bold magenta",
@@ -49,6 +48,8 @@ class ItemDetail(VerticalScroll):
             for widget in (prompt, answer, reason):
                 widget.update("")
             return
+        from trust_tui.engine.run.records import item_of  # the app imports no engine module up front
+
         item = item_of(row)
         title = Text()
         title.append_text(safe(row["uid"], "bold"))
