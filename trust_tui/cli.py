@@ -283,7 +283,7 @@ def items(run_id: str, subtask: str | None, verdict: str, label: str | None, lim
 
     store = Store()
     run = store.run(run_id)
-    known = {s["id"] for s in json.loads(run["subtasks"])}
+    known = set(run.subtask_ids)
     if subtask and subtask not in known:
         _error(f"run {run['id']} has no sub-task {subtask!r} (it has: {', '.join(sorted(known))})")
     print_items(_console(), store, run["id"], subtask=subtask, verdict=verdict, label=label,

@@ -6,13 +6,14 @@ import datetime as dt
 import json
 import math
 import shlex
-from typing import Any
+from typing import Any, Mapping
 
 import trust_tui
 from trust_tui.engine.score import metrics
 from trust_tui.engine.score import scorecard as sc
 from trust_tui.engine.models.gguf import human_params, human_size
 from trust_tui.engine.run.health import run_health
+from trust_tui.engine.run.records import RunRecord
 from trust_tui.engine.run.store import Store
 
 
@@ -26,8 +27,8 @@ def _ci(ci: tuple[float, float] | None) -> list[float] | None:
     return [round(ci[0], 6), round(ci[1], 6)] if ci else None
 
 
-def reproduce_command(run: dict) -> str:
-    spec = json.loads(run["spec"])
+def reproduce_command(run: Mapping[str, Any]) -> str:
+    spec = RunRecord.of(run).spec_info
     parts = ["trust-tui", "run"]
     if spec.get("model_path"):
         parts.append(spec["model_path"])
@@ -52,9 +53,9 @@ def build(store: Store, run_ref: int | str) -> dict[str, Any]:
     card = sc.build(store, run_ref)
     run = card.run
     model = store.model(run["model_id"]) or {}
-    context = json.loads(run["context"] or "{}")
-    backend = json.loads(run["backend"] or "{}")
-    snapshots = json.loads(run["subtasks"])
+    context = run.context_info
+    backend = run.backend_settings
+    snapshots = run.snapshots
     tok_s = run["tokens_generated"] / run["gen_seconds"] if run["gen_seconds"] else None
     dimensions = []
     for dim in card.dimensions:

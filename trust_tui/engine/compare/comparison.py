@@ -25,7 +25,6 @@ and ``compare`` itself. It re-exports the names other code and tests reach as ``
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from collections import defaultdict
@@ -51,10 +50,11 @@ from trust_tui.engine.compare.stats import (
     unit_rows,
     unit_values,  # noqa: F401  (re-exported)
 )
-from trust_tui.engine.run.store import Store, canonical_json, now
+from trust_tui.engine.run.records import ComparisonRecord, RunRecord
+from trust_tui.engine.run.store import Store, now
 from trust_tui.engine.score import metrics
 from trust_tui.engine.score.rows import item_of as _item
-from trust_tui.errors import Cancelled, RunNotFound, TrustError
+from trust_tui.errors import Cancelled, TrustError
 
 
 class NotComparable(TrustError):
@@ -155,7 +155,7 @@ class Comparison:
 # --------------------------------------------------------------------------- comparability
 
 
-def comparability_problems(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+def comparability_problems(runs: Sequence[RunRecord]) -> list[str]:
     """Why the runs did not measure the same thing (empty when they did)."""
     problems = []
     reference = runs[0]
@@ -173,14 +173,14 @@ def comparability_problems(runs: Sequence[Mapping[str, Any]]) -> list[str]:
             what.append("bundle contents")
         if run["profile"] != reference["profile"]:
             what.append(f"profile {run['profile']} vs {reference['profile']}")
-        spec_a, spec_b = json.loads(reference["spec"] or "{}"), json.loads(run["spec"] or "{}")
+        spec_a, spec_b = reference.spec_info, run.spec_info
         for key in ("dimensions", "subtasks", "generation", "per_subtask"):
             if spec_a.get(key) != spec_b.get(key):
                 what.append(key)
         if run["template_source"] != reference["template_source"]:
             what.append(f"chat template {run['template_source']} vs {reference['template_source']}")
-        snaps_a = {s["id"]: s for s in json.loads(reference["subtasks"])}
-        for snap in json.loads(run["subtasks"]):
+        snaps_a = reference.snapshot_by_id
+        for snap in run.snapshots:
             other = snaps_a.get(snap["id"])
             if other and (other["scorer"], other["scorer_version"]) != (snap["scorer"], snap["scorer_version"]):
                 what.append(f"scorer of {snap['id']}")
@@ -192,11 +192,11 @@ def comparability_problems(runs: Sequence[Mapping[str, Any]]) -> list[str]:
 # --------------------------------------------------------------------------- cost
 
 
-def cost(store: Store, run: Mapping[str, Any], speed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def cost(store: Store, run: RunRecord, speed: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """File size, load time, prompt and generation speed, run throughput, peak memory."""
     model = store.model(run["model_id"]) or {}
-    context = json.loads(run.get("context") or "{}")
-    backend = json.loads(run.get("backend") or "{}")
+    context = run.context_info
+    backend = run.backend_settings
     size = model.get("size")
     if size is None and run.get("model_path") and Path(run["model_path"]).exists():
         size = Path(run["model_path"]).stat().st_size
@@ -282,10 +282,10 @@ def build(store: Store, run_ids: Sequence[int], reference_rule: str = "position 
     rows = [list(store.item_rows(run["id"])) for run in runs]
     cards = [sc.from_rows(run, r) for run, r in zip(runs, rows)]
     by_sub = [_group(r) for r in rows]
-    ref_specs = {s["id"]: s for s in json.loads(runs[0]["subtasks"])}
+    ref_specs = runs[0].snapshot_by_id
     all_ids = list(ref_specs)
     for run in runs[1:]:
-        all_ids += [s["id"] for s in json.loads(run["subtasks"]) if s["id"] not in all_ids]
+        all_ids += [sub_id for sub_id in run.subtask_ids if sub_id not in all_ids]
     only_in: dict[str, list[str]] = {}
     subtask_rows: list[Row] = []
     flips: list[Flip] = []
@@ -380,46 +380,25 @@ def _holm(tests: list[Test]) -> None:
 
 def save(store: Store, run_ids: Sequence[int], reference_rule: str, forced: bool,
          problems: Sequence[str], options: Mapping[str, Any], measurements: Mapping[str, Any]) -> int:
-    with store.transaction():
-        table = store.db["comparisons"]
-        table.insert({
-            "created": now(), "run_ids": canonical_json(list(run_ids)), "reference_run": run_ids[0],
-            "forced": int(forced),
-            "comparability": canonical_json({"problems": list(problems), "rule": reference_rule}),
-            "options": canonical_json(dict(options)),
-            "measurements": canonical_json(dict(measurements)),
-        })
-        return table.last_pk
+    return store.save_comparison(list(run_ids), forced, {"problems": list(problems), "rule": reference_rule},
+                                 options, measurements)
 
 
-def record(store: Store, ref: int | str) -> dict:
-    if str(ref) == "latest":
-        rows = list(store.db.query("select * from comparisons order by id desc limit 1"))
-        if not rows:
-            raise RunNotFound("no comparisons yet: make one with `trust-tui compare A B`")
-        return rows[0]
-    try:
-        compare_id = int(ref)
-    except (TypeError, ValueError):
-        raise RunNotFound(f"comparison id must be a number or 'latest', got {ref!r}") from None
-    rows = list(store.db.query("select * from comparisons where id = ?", [compare_id]))
-    if not rows:
-        raise RunNotFound(f"no comparison {compare_id} (see `trust-tui compare`)")
-    return rows[0]
+def record(store: Store, ref: int | str) -> ComparisonRecord:
+    return store.comparison(ref)
 
 
-def records(store: Store, limit: int = 50) -> list[dict]:
-    return list(store.db.query("select * from comparisons order by id desc limit ?", [limit]))
+def records(store: Store, limit: int = 50) -> list[ComparisonRecord]:
+    return store.comparisons(limit)
 
 
 def load(store: Store, ref: int | str) -> Comparison:
     """A stored comparison, recomputed from its runs' stored answers and scores."""
     row = record(store, ref)
-    comparability = json.loads(row["comparability"] or "{}")
-    return build(store, json.loads(row["run_ids"]), comparability.get("rule", "position 1"),
-                 bool(row["forced"]), comparability.get("problems", []),
-                 json.loads(row["measurements"] or "{}"), row["id"], row["created"],
-                 json.loads(row["options"] or "{}"))
+    comparability = row.comparability_info
+    return build(store, row.run_id_list, comparability.get("rule", "position 1"),
+                 bool(row.forced), comparability.get("problems", []),
+                 row.measurements_info, row.id, row.created, row.options_info)
 
 
 def compare(store: Store, refs: Sequence[str | int], spec=None, options=None,

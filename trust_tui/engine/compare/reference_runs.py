@@ -63,10 +63,7 @@ def bag(store: Store, run: Mapping[str, Any], limit: int = MAX_PEERS) -> Bag:
     result = Bag(run_id=int(run["id"]))
     if not run.get("comparability_hash"):
         return result
-    rows = store.db.query(
-        "select id, model_id, model_name from runs where comparability_hash = ? and status = 'finished' "
-        "and id != ? and coalesce(model_id, '') != coalesce(?, '') order by id desc",
-        [run["comparability_hash"], run["id"], run.get("model_id")])
+    rows = store.peer_runs(run["comparability_hash"], run["id"], run.get("model_id"))
     latest: dict[str, tuple[int, str]] = {}
     for row in rows:
         latest.setdefault(row["model_id"] or f"run-{row['id']}", (row["id"], row["model_name"] or "?"))

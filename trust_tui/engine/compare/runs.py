@@ -9,7 +9,6 @@ process's target.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -26,8 +25,8 @@ def _reusable_run(store: Store, model_id: str, spec, bundle) -> dict | None:
         if (run["status"] != "finished" or run["bundle"] != bundle.name
                 or run["bundle_hash"] != bundle.content_hash or run["profile"] != spec.profile):
             continue
-        saved = json.loads(run["spec"] or "{}")
-        if {k: saved.get(k) for k in wanted} != wanted or json.loads(run["backend"] or "{}").get("kind") == "server":
+        saved = run.spec_info
+        if {k: saved.get(k) for k in wanted} != wanted or run.backend_settings.get("kind") == "server":
             continue
         if any(r["status"] == "pending" for r in store.run_items(run["id"])):
             continue
@@ -148,7 +147,7 @@ def resolve(store: Store, refs: Sequence[str | int], spec=None, options=None, li
     for ref in refs:
         text = str(ref)
         if isinstance(ref, int) or ((text.isdigit() or text == "latest") and not Path(text).exists()):
-            kinds.append(("run", store.run(text)["id"]))
+            kinds.append(("run", store.resolve_run(text)))
         elif text == "default" and not Path(text).exists():
             kinds.append(("model", None))
         else:
@@ -156,7 +155,7 @@ def resolve(store: Store, refs: Sequence[str | int], spec=None, options=None, li
     if spec is None:
         first_run = next((value for kind, value in kinds if kind == "run"), None)
         if first_run is not None:
-            saved = json.loads(store.run(first_run)["spec"] or "{}")
+            saved = store.run(first_run).spec_info
             spec = RunSpec(bundle=saved.get("bundle", "trust-core"), profile=saved.get("profile", "quick"),
                            dimensions=tuple(saved.get("dimensions") or ()),
                            subtasks=tuple(saved.get("subtasks") or ()),

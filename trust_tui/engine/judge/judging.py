@@ -11,7 +11,6 @@ nothing. Nothing here generates an answer: a run's answers are read from the sto
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from trust_tui.engine.judge import audit as audit_sample, cache
 from trust_tui.engine.judge.engine import Judge, JudgeTask
 from trust_tui.engine.judge.rubrics import Rubric, choose, load_all
 from trust_tui.engine.scorers.text import clean
+from trust_tui.engine.run.records import item_of
 from trust_tui.engine.run.store import Store
 
 
@@ -56,7 +56,7 @@ class JudgeOutcome:
 
 def _rows(store: Store, run_id: int) -> Iterator[tuple[dict, Mapping[str, Any]]]:
     run = store.run(run_id)
-    snapshots = {s["id"]: s for s in json.loads(run["subtasks"])}
+    snapshots = run.snapshot_by_id
     for row in store.item_rows(run_id):
         if row["status"] == "done" and row.get("scored") and row["subtask"] in snapshots:
             yield row, snapshots[row["subtask"]]
@@ -100,7 +100,7 @@ def plan(store: Store, run_id: int, engine: Judge, rubrics: list[Rubric],
 
 
 def _task(engine: Judge, rubric: Rubric, row: Mapping[str, Any], snap: Mapping[str, Any]) -> JudgeTask | None:
-    item = json.loads(row["item"])
+    item = item_of(row)
     return engine.task(rubric, snap, _prompt_text(item), row["answer"], item, row["item_hash"],
                        row["response_key"], uid=row["uid"])
 
@@ -163,7 +163,7 @@ def judge_run(store: Store, run_ref: int | str, engine: Judge,
     cache.bind(store, cache.Binding(
         run["id"], engine.judge_id, engine.display_name, engine.format_name,
         tuple(sorted({r.key for r in rubrics})), loading, spent))
-    snapshots = {snap["id"]: snap for snap in json.loads(run["subtasks"])}
+    snapshots = run.snapshot_by_id
     outcome.agreement = audit_sample.measure(store, store.item_rows(run["id"]), snapshots,
                                              engine.judge_id, engine.format_name, rubrics)
     return outcome

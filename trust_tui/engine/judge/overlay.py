@@ -10,7 +10,6 @@ rules on its audit sample (judge/audit.py) is computed here too, from the stored
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -18,6 +17,7 @@ from typing import Any, Iterable, Mapping
 from trust_tui.engine.judge import audit, cache
 from trust_tui.engine.judge.engine import short_id
 from trust_tui.engine.judge.rubrics import Rubric, choose, load_all
+from trust_tui.engine.run.records import RunRecord
 
 # Below this Cohen's kappa on the labelled corpus a judge's verdicts come with a warning
 # (0.6: the bottom of Landis and Koch's "substantial" band).
@@ -82,7 +82,7 @@ def apply(store: Any, run: Mapping[str, Any], rows: Iterable[dict],
     run is bound to a judge, and a ``decided_by`` on every scored row."""
     rows = list(rows)
     view = JudgedView(binding=_binding(store, run["id"]))
-    snapshots = {s["id"]: s for s in json.loads(run.get("subtasks") or "[]")}
+    snapshots = RunRecord.of(run).snapshot_by_id
     chosen: dict[int, tuple[Rubric, cache.VerdictKey]] = {}
     if view.binding is not None:
         rubrics = rubrics if rubrics is not None else load_all()

@@ -94,14 +94,7 @@ def assess(rows: Iterable[Mapping[str, Any]], usual_unparseable: float | None = 
 
 def usual_unparseable(store: Store, run: Mapping[str, Any]) -> float | None:
     """Median unparseable share of the other finished runs of the same bundle in this store."""
-    others = store.db.execute(
-        "select ri.run_id, sum(ri.status = 'done'), "
-        "sum(ri.status = 'done' and s.value is null and coalesce(s.label, '') != 'uncertain') "
-        "from runs ru join run_items ri on ri.run_id = ru.id "
-        "left join scores s on s.response_key = ri.response_key and s.item_hash = ri.item_hash "
-        "where ru.bundle = ? and ru.id != ? and ru.status = 'finished' "
-        "group by ri.run_id order by ri.run_id desc limit 20",
-        [run["bundle"], run["id"]]).fetchall()
+    others = store.unparseable_counts(run["bundle"], run["id"])
     shares = [bad / done for _, done, bad in others if done]
     return statistics.median(shares) if shares else None
 
@@ -134,9 +127,7 @@ def skip_kind(reason: str | None) -> str:
 
 def skip_reasons(store: Store, run_id: int) -> list[tuple[str, int]]:
     """(kind, count) of a run's skipped items, most frequent first."""
-    rows = store.db.execute(
-        "select reason from run_items where run_id = ? and status = 'skipped'", [run_id]).fetchall()
-    return Counter(skip_kind(reason) for (reason,) in rows).most_common()
+    return Counter(skip_kind(reason) for reason in store.skip_reasons(run_id)).most_common()
 
 
 def describe_skips(reasons: list[tuple[str, int]]) -> str:

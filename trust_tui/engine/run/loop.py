@@ -8,7 +8,6 @@ progress bar, the app's screens) receive ``RunEvent``s and read the store.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -17,6 +16,7 @@ from typing import Any, Callable, Iterator, Mapping
 from trust_tui.engine import bundles as bundle_mod
 from trust_tui.engine.backends.protocol import Backend
 from trust_tui.engine.scorers import base as scorer_registry
+from trust_tui.engine.run.records import item_of
 from trust_tui.engine.run.store import Store, canonical_json, response_key, run_owner, sha256_text
 from trust_tui.engine.types import (
     DoneEvent, ErrorEvent, GenSettings, Item, Response, Score, TokenEvent,
@@ -347,9 +347,7 @@ class Runner:
         status, error = "finished", ""
         try:
             self._generate(run_id, to_generate, cancel, counters)
-            if cancel.is_set() and any(
-                    self.store.db.execute("select 1 from run_items where run_id = ? and status = 'pending' limit 1",
-                                          [run_id]).fetchone() or []):
+            if cancel.is_set() and self.store.has_pending(run_id):
                 status = "cancelled"
         except KeyboardInterrupt:
             status = "cancelled"
@@ -484,7 +482,7 @@ def rescore(store: Store, run_ref: int | str) -> tuple[int, int]:
     Returns (items rescored, items unchanged). Generates nothing.
     """
     run = store.run(run_ref)
-    snapshots = json.loads(run["subtasks"])
+    snapshots = run.snapshots  # a fresh copy: the versions are updated below
     changed = 0
     for snap in snapshots:
         current = scorer_registry.get(snap["scorer"]).version
@@ -503,7 +501,7 @@ def rescore(store: Store, run_ref: int | str) -> tuple[int, int]:
         response = store.response(row["response_key"])
         if response is None:
             continue
-        item = item_from_json(json.loads(row["item"]))
+        item = item_from_json(item_of(row))
         score = safe_score(item, response["text"], snap["scorer"], snap["scorer_options"])
         store.save_score(row["response_key"], row["item_hash"], snap["scorer"], snap["scorer_version"], score)
         rescored += 1

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from trust_tui.engine.run.loop import item_from_json, safe_score
+from trust_tui.engine.run.records import RunRecord
 from trust_tui.engine.run.store import Store
 from trust_tui.engine.types import DoneEvent, ErrorEvent, GenSettings, Request
 
@@ -92,7 +93,7 @@ def stratified(uids_by_subtask: Mapping[str, Sequence[str]], n: int, seed: int =
 
 def plan(store: Store, run_ref: int | str, n: int = DEFAULT_SAMPLE, seed: int = 0) -> tuple[dict, list[_Planned]]:
     run = store.run(run_ref)
-    snaps = {s["id"]: s for s in json.loads(run["subtasks"])}
+    snaps = run.snapshot_by_id
     rows = {r["uid"]: r for r in store.item_rows(run["id"]) if r.get("status") == "done" and r.get("answer") is not None}
     by_sub: dict[str, list[str]] = defaultdict(list)
     for uid, row in rows.items():
@@ -103,7 +104,7 @@ def plan(store: Store, run_ref: int | str, n: int = DEFAULT_SAMPLE, seed: int = 
         snap = snaps[row["subtask"]]
         response = store.response(row["response_key"]) or {}
         planned.append(_Planned(
-            uid=uid, subtask=row["subtask"], item=item_from_json(json.loads(row["item"])),
+            uid=uid, subtask=row["subtask"], item=item_from_json(row.item_data),
             prompt=response.get("prompt", ""), settings=_settings(response.get("settings", "")),
             stored_text=row["answer"], stored_score=(row.get("score_value"), row.get("score_label")),
             scorer=snap["scorer"], options=snap["scorer_options"]))
@@ -199,17 +200,12 @@ def describe(result: Recheck) -> list[str]:
 
 
 def save(store: Store, result: Recheck) -> int:
-    from trust_tui.engine.run.store import canonical_json, now
-
-    with store.transaction():
-        return store.db["rechecks"].insert({"run_id": result.run_id, "created": now(), "sample": result.sample,
-                                            "result": canonical_json(result.as_dict())}).last_pk
+    return store.save_recheck(result.run_id, result.sample, result.as_dict())
 
 
 def latest(store: Store, run_id: int) -> dict | None:
     """The run's most recent determinism check (its as_dict form), or None."""
-    rows = list(store.db.query("select result from rechecks where run_id = ? order by id desc limit 1", [run_id]))
-    return json.loads(rows[0]["result"]) if rows else None
+    return store.latest_recheck(run_id)
 
 
 def lines_of(saved: Mapping[str, Any]) -> list[str]:
@@ -227,7 +223,7 @@ def open_run_backend(store: Store, run: Mapping[str, Any], threads: int | None =
     from trust_tui.engine.models import files as models
     from trust_tui.errors import TrustError
 
-    settings = json.loads(run.get("backend") or "{}")
+    settings = RunRecord.of(run).backend_settings
     path = run.get("model_path")
     if settings.get("kind") != "llamacpp" or not path:
         raise TrustError(f"run {run['id']}: its answers did not come from a local model file "

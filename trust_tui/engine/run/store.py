@@ -21,6 +21,7 @@ import sqlite_utils
 
 from trust_tui import paths
 from trust_tui.engine.types import GenSettings, Response, Score
+from trust_tui.engine.run.records import ComparisonRecord, ItemRow, RunRecord, decoded
 from trust_tui.engine.run.store_sql import Transaction, connect_read_only, store_error, writable
 from trust_tui.errors import RunNotFound, StoreError
 
@@ -250,13 +251,17 @@ class Store:
         rows = list(self.db.query("select * from models where sha256 = ?", [sha256]))
         return rows[0] if rows else None
 
+    def models(self, limit: int = 100) -> list[dict]:
+        """The fingerprinted model files, the most recently seen first."""
+        return list(self.db.query("select * from models order by last_seen desc limit ?", [limit]))
+
     # ------------------------------------------------------------------ runs
 
-    def find_resumable(self, spec_hash: str) -> dict | None:
+    def find_resumable(self, spec_hash: str) -> RunRecord | None:
         rows = list(self.db.query(
             "select * from runs where spec_hash = ? and status != 'finished' order by id desc limit 1",
             [spec_hash]))
-        return rows[0] if rows else None
+        return RunRecord.from_row(rows[0]) if rows else None
 
     def create_run(self, record: Mapping[str, Any]) -> int:
         with self.transaction():
@@ -268,22 +273,31 @@ class Store:
         with self.transaction():
             self.db["runs"].update(run_id, fields)
 
-    def run(self, run_ref: int | str) -> dict:
-        if run_ref == "latest":
-            rows = list(self.db.query("select * from runs order by id desc limit 1"))
+    def _by_ref(self, table: str, ref: int | str, noun: str, none_yet: str, listed_by: str) -> dict:
+        """The row of ``table`` that ``ref`` names: "latest" or an id (runs and comparisons)."""
+        if str(ref) == "latest":
+            rows = list(self.db.query(f"select * from {table} order by id desc limit 1"))
             if not rows:
-                raise RunNotFound("no runs yet: start one with `trust-tui run`")
-            return self._live(rows[0])
+                raise RunNotFound(f"no {table} yet: {none_yet}")
+            return rows[0]
         try:
-            run_id = int(run_ref)
+            row_id = int(ref)
         except (TypeError, ValueError):
-            raise RunNotFound(f"run id must be a number or 'latest', got {run_ref!r}") from None
-        rows = list(self.db.query("select * from runs where id = ?", [run_id]))
+            raise RunNotFound(f"{noun} id must be a number or 'latest', got {ref!r}") from None
+        rows = list(self.db.query(f"select * from {table} where id = ?", [row_id]))
         if not rows:
-            raise RunNotFound(f"no run {run_id} (see `trust-tui runs`)")
-        return self._live(rows[0])
+            raise RunNotFound(f"no {noun} {row_id} (see `{listed_by}`)")
+        return rows[0]
 
-    def runs(self, model_id: str | None = None, limit: int = 100) -> list[dict]:
+    def resolve_run(self, run_ref: int | str) -> int:
+        """The id of the run ``run_ref`` names ("latest" or an id); RunNotFound otherwise."""
+        return self._by_ref("runs", run_ref, "run", "start one with `trust-tui run`", "trust-tui runs")["id"]
+
+    def run(self, run_ref: int | str) -> RunRecord:
+        return self._live(self._by_ref("runs", run_ref, "run", "start one with `trust-tui run`",
+                                       "trust-tui runs"))
+
+    def runs(self, model_id: str | None = None, limit: int = 100) -> list[RunRecord]:
         if model_id:
             rows = self.db.query(
                 "select * from runs where model_id = ? order by id desc limit ?", [model_id, limit])
@@ -291,16 +305,82 @@ class Store:
             rows = self.db.query("select * from runs order by id desc limit ?", [limit])
         return [self._live(row) for row in rows]
 
-    def _live(self, row: dict) -> dict:
+    def _live(self, row: Mapping[str, Any]) -> RunRecord:
         """A "running" row whose process is gone becomes "interrupted", with the counters its
         committed items give (a run writes its counters only when it closes)."""
-        if row.get("status") != "running" or _owner_alive(row.get("owner")):
-            return row
+        run = RunRecord.from_row(row)
+        if run.status != "running" or _owner_alive(run.owner):
+            return run
         counts = self.db.execute(
             "select sum(status = 'done' and cached = 0), sum(status = 'done' and cached = 1), "
-            "sum(status = 'skipped') from run_items where run_id = ?", [row["id"]]).fetchone()
+            "sum(status = 'skipped') from run_items where run_id = ?", [run.id]).fetchone()
         generated, cached, skipped = (value or 0 for value in counts)
-        return dict(row, status="interrupted", generated=generated, cached=cached, skipped=skipped)
+        return run.replace(status="interrupted", generated=generated, cached=cached, skipped=skipped)
+
+    def peer_runs(self, comparability_hash: str, run_id: int, model_id: str | None) -> list[dict]:
+        """(id, model_id, model_name) of the finished runs of other models measured the same way
+        (same comparability hash), newest first (compare/reference_runs.py)."""
+        return list(self.db.query(
+            "select id, model_id, model_name from runs where comparability_hash = ? and status = 'finished' "
+            "and id != ? and coalesce(model_id, '') != coalesce(?, '') order by id desc",
+            [comparability_hash, run_id, model_id]))
+
+    def unparseable_counts(self, bundle: str, other_than: int) -> list[tuple[int, int, int]]:
+        """(run id, done, unparseable) of the last 20 other finished runs of ``bundle``
+        (run/health.py: an unreadable answer has no value and is not "uncertain")."""
+        return self.db.execute(
+            "select ri.run_id, sum(ri.status = 'done'), "
+            "sum(ri.status = 'done' and s.value is null and coalesce(s.label, '') != 'uncertain') "
+            "from runs ru join run_items ri on ri.run_id = ru.id "
+            "left join scores s on s.response_key = ri.response_key and s.item_hash = ri.item_hash "
+            "where ru.bundle = ? and ru.id != ? and ru.status = 'finished' "
+            "group by ri.run_id order by ri.run_id desc limit 20",
+            [bundle, other_than]).fetchall()
+
+    def skip_reasons(self, run_id: int) -> list[str | None]:
+        """The reason of each skipped item of a run."""
+        return [reason for (reason,) in self.db.execute(
+            "select reason from run_items where run_id = ? and status = 'skipped'", [run_id]).fetchall()]
+
+    def has_pending(self, run_id: int) -> bool:
+        return self.db.execute("select 1 from run_items where run_id = ? and status = 'pending' limit 1",
+                               [run_id]).fetchone() is not None
+
+    # ------------------------------------------------------------------ rechecks
+
+    def save_recheck(self, run_id: int, sample: int, result: Mapping[str, Any]) -> int:
+        with self.transaction():
+            return self.db["rechecks"].insert({"run_id": run_id, "created": now(), "sample": sample,
+                                               "result": canonical_json(dict(result))}).last_pk
+
+    def latest_recheck(self, run_id: int) -> dict | None:
+        """The run's most recent determinism check (run/recheck.py's as_dict form), or None."""
+        row = self.db.execute("select result from rechecks where run_id = ? order by id desc limit 1",
+                              [run_id]).fetchone()
+        return decoded(row[0], None) if row else None
+
+    # ------------------------------------------------------------------ comparisons
+
+    def save_comparison(self, run_ids: list[int], forced: bool, comparability: Mapping[str, Any],
+                        options: Mapping[str, Any], measurements: Mapping[str, Any]) -> int:
+        with self.transaction():
+            table = self.db["comparisons"]
+            table.insert({
+                "created": now(), "run_ids": canonical_json(list(run_ids)), "reference_run": run_ids[0],
+                "forced": int(forced), "comparability": canonical_json(dict(comparability)),
+                "options": canonical_json(dict(options)), "measurements": canonical_json(dict(measurements)),
+            })
+            return table.last_pk
+
+    def comparison(self, ref: int | str) -> ComparisonRecord:
+        return ComparisonRecord.from_row(self._by_ref(
+            "comparisons", ref, "comparison", "make one with `trust-tui compare A B`", "trust-tui compare"))
+
+    def comparisons(self, limit: int = 50) -> list[ComparisonRecord]:
+        return [ComparisonRecord.from_row(row) for row in
+                self.db.query("select * from comparisons order by id desc limit ?", [limit])]
+
+    # ------------------------------------------------------------------ run items
 
     def add_run_items(self, run_id: int, rows: Iterable[Mapping[str, Any]]) -> None:
         with self.transaction():
@@ -389,22 +469,35 @@ class Store:
                 "reason": score.reason, "created": now(),
             }, pk=("response_key", "item_hash", "scorer", "scorer_version"), replace=True)
 
-    def item_rows(self, run_id: int) -> Iterator[dict]:
+    # Every item of a run with its answer and its score under the scorer and version the run's
+    # sub-task snapshot names (runs.subtasks, read with json_each): one query for the whole run.
+    # A score stored under another version of the scorer (a rescore, an older run) is not shown.
+    _ITEM_ROWS = """
+        with versions(subtask, scorer, scorer_version) as (
+            select json_extract(snap.value, '$.id'), json_extract(snap.value, '$.scorer'),
+                   json_extract(snap.value, '$.scorer_version')
+            from runs, json_each(runs.subtasks) as snap where runs.id = :run_id
+        )
+        select ri.*, r.text as answer, r.prompt as rendered_prompt, r.finish_reason,
+               r.completion_tokens, r.prompt_tokens, r.gen_s, r.ttft_s,
+               s.value as score_value, s.label as score_label, s.reason as score_reason,
+               s.response_key is not null as scored
+        from run_items ri
+        left join responses r on r.key = ri.response_key
+        left join versions v on v.subtask = ri.subtask
+        left join scores s on ri.status = 'done' and v.scorer <> ''
+            and s.response_key = ri.response_key and s.item_hash = ri.item_hash
+            and s.scorer = v.scorer and s.scorer_version = v.scorer_version
+        where ri.run_id = :run_id
+        order by ri.position"""
+
+    def item_rows(self, run_ref: int | str) -> Iterator[ItemRow]:
         """Every item of a run with its answer and its score under the run's scorer versions."""
-        run = self.run(run_id)
-        versions = {s["id"]: (s["scorer"], s["scorer_version"]) for s in json.loads(run["subtasks"])}
-        for row in self.db.query(
-            "select ri.*, r.text as answer, r.prompt as rendered_prompt, r.finish_reason, "
-            "r.completion_tokens, r.prompt_tokens, r.gen_s, r.ttft_s "
-            "from run_items ri left join responses r on r.key = ri.response_key "
-            "where ri.run_id = ? order by ri.position", [run_id]
-        ):
-            scorer, version = versions.get(row["subtask"], (None, None))
-            score = None
-            if row["status"] == "done" and scorer:
-                score = self.score_for(row["response_key"], row["item_hash"], scorer, version)
-            row["score_value"] = score["value"] if score else None
-            row["score_label"] = score["label"] if score else None
-            row["score_reason"] = score["reason"] if score else None
-            row["scored"] = score is not None
-            yield row
+        run_id = run_ref if isinstance(run_ref, int) else self.resolve_run(run_ref)
+        found = False
+        for row in self.db.query(self._ITEM_ROWS, {"run_id": run_id}):
+            found = True
+            row["scored"] = bool(row["scored"])
+            yield ItemRow.from_row(row)
+        if not found:
+            self.resolve_run(run_id)  # no run by that id raises RunNotFound, as store.run does

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from trust_tui.engine.run.records import RunRecord
 from trust_tui.engine.run.store import Store, now, sha256_text
 from trust_tui.errors import TrustError
 
@@ -50,7 +51,7 @@ def _row_for(store: Store, run: Mapping[str, Any], uid: str) -> dict:
 
 
 def _scorer_of(run: Mapping[str, Any], subtask: str) -> tuple[str, int]:
-    snap = next(s for s in json.loads(run["subtasks"]) if s["id"] == subtask)
+    snap = RunRecord.of(run).snapshot_by_id[subtask]
     return snap["scorer"], int(snap["scorer_version"])
 
 
@@ -103,7 +104,7 @@ def apply(store: Store, run: Mapping[str, Any], rows: Iterable[dict]) -> tuple[l
     """The rows with reviewed verdicts in place of the scorer's (marked ``overridden``), and how
     many were replaced. Only an override of this very answer, item and scorer version applies."""
     table = _all(store)
-    versions = {s["id"]: (s["scorer"], int(s["scorer_version"])) for s in json.loads(run["subtasks"])}
+    versions = {sub_id: (scorer, int(version)) for sub_id, (scorer, version) in RunRecord.of(run).scorer_versions.items()}
     out, count = [], 0
     for row in rows:
         override = None

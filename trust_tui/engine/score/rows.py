@@ -7,11 +7,12 @@ import json
 from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
+from trust_tui.engine.run import records
+
 UNCERTAIN = "uncertain"  # the label of a verdict the scorer's rules could not decide
 
 
-def item_of(row: Mapping[str, Any]) -> dict:
-    return json.loads(row["item"]) if row.get("item") else {}
+item_of = records.item_of  # the bundle item behind a row (decoded in one place: engine/run/records.py)
 
 
 def scored(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -9,12 +9,12 @@ assembles them.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from trust_tui.engine.run.records import RunRecord
 from trust_tui.engine.run.store import Store
 from trust_tui.engine.score import metrics
 from trust_tui.engine.score.rows import UNCERTAIN, scored
@@ -89,7 +89,7 @@ class DimensionResult:
 
 @dataclass
 class Scorecard:
-    run: dict
+    run: RunRecord
     dimensions: list[DimensionResult]
 
     @property
@@ -126,12 +126,13 @@ def build(store: Store, run_ref: int | str) -> Scorecard:
 
 
 def from_rows(run: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> Scorecard:
-    specs = json.loads(run["subtasks"])
+    run = RunRecord.of(run)
+    specs = run.snapshots
     by_subtask: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         by_subtask[row["subtask"]].append(row)
     results = [aggregate(spec, by_subtask.get(spec["id"], [])) for spec in specs]
-    titles = json.loads(run.get("dimensions") or "{}") if isinstance(run, Mapping) else {}
+    titles = run.dimension_titles
     dimensions = []
     for dim in DIMENSIONS:
         subs = [r for r in results if r.dimension == dim]
@@ -139,7 +140,7 @@ def from_rows(run: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> Scor
             continue
         value, ci = summarise(subs)
         dimensions.append(DimensionResult(dim, titles.get(dim, DIMENSION_TITLES[dim]), value, ci, subs))
-    return Scorecard(dict(run), dimensions)
+    return Scorecard(run, dimensions)
 
 
 def summarise(subs: list[SubtaskResult]) -> tuple[float | None, tuple[float, float] | None]:

@@ -45,10 +45,8 @@ def run_items(store: Any, run_id: int, keep: Callable[[str], bool] = lambda subt
               ) -> tuple[dict[str, dict], dict[str, str], dict[str, Mapping[str, Any]]]:
     """A run's rows (uid -> row, in run order) of the sub-tasks ``keep`` accepts, their verdicts
     (uid -> verdict), and the run's sub-task snapshots: what every item view reads."""
-    import json
-
     run = store.run(run_id)
-    snapshots = {s["id"]: s for s in json.loads(run["subtasks"])}
+    snapshots = run.snapshot_by_id
     grouped: dict[str, list[dict]] = {}
     from trust_tui.engine.judge import overlay
 

@@ -239,7 +239,7 @@ class CompareScreen(Screen):
         store = Store(self._store_path())
         try:
             runs = [r for r in store.runs(limit=200) if r["status"] == "finished"]
-            models = list(store.db.query("select * from models order by last_seen desc limit 100"))
+            models = store.models(limit=100)
         finally:
             store.close()
         self.post_message(CompareLoaded("choices", (runs, models)))

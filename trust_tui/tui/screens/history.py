@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +13,9 @@ from textual.widgets import DataTable, Footer, Header, Static
 from trust_tui.tui import data
 from trust_tui.tui.messages import DataLoaded
 from trust_tui.tui.text import safe
+
+if TYPE_CHECKING:  # importing the app loads no engine module (tests/tui/test_comfort.py)
+    from trust_tui.engine.run.records import RunRecord
 
 STATUS_STYLE = {"finished": "green", "cancelled": "yellow", "interrupted": "yellow", "failed": "red",
                 "running": "cyan"}
@@ -124,8 +129,6 @@ class HistoryScreen(Screen):
         self.dismiss()
 
 
-def _partial(run: dict) -> bool:
-    import json
-
-    spec = json.loads(run.get("spec") or "{}")
+def _partial(run: RunRecord) -> bool:
+    spec = run.spec_info
     return bool(spec.get("dimensions") or spec.get("subtasks"))

@@ -48,7 +48,9 @@ class ItemDetail(VerticalScroll):
             for widget in (prompt, answer, reason):
                 widget.update("")
             return
-        item = json.loads(row["item"]) if row.get("item") else {}
+        from trust_tui.engine.run.records import item_of  # the app imports no engine module up front
+
+        item = item_of(row)
         title = Text()
         title.append_text(safe(row["uid"], "bold"))
         title.append("  ")
