@@ -94,7 +94,9 @@ def test_cancel_keeps_finished_items_and_run_again_resumes(env):
 
 def test_leaving_a_running_run_cancels_it_and_keeps_the_app_usable(env):
     async def go():
-        backend = env.backend(token_delay=0.03)
+        # Slow enough (about 0.2 s a word) that the run cannot finish its 18 answers before the
+        # escape lands, also on a loaded machine; at 0.03 it sometimes did in the full suite.
+        backend = env.backend(token_delay=0.2)
         app = env.app(backend=backend)
         async with app.run_test(size=(120, 40)) as pilot:
             await _start(pilot)
