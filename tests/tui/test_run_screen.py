@@ -62,7 +62,9 @@ def test_cards_fill_in_and_the_answer_streams_token_by_token(env):
 
 def test_cancel_keeps_finished_items_and_run_again_resumes(env):
     async def go():
-        backend = env.backend(token_delay=0.03)
+        # 0.08 s a word: at 0.03 the run sometimes finished before the c landed (CI, 2026-12-03);
+        # much slower and the resume outlasts the notifications the test reads.
+        backend = env.backend(token_delay=0.08)
         app = env.app(backend=backend)
         async with app.run_test(size=(120, 40)) as pilot:
             screen = await _start(pilot)
